@@ -1,0 +1,3 @@
+DROP TABLE deliveries;
+DROP TABLE inbox_events;
+DROP TABLE users;

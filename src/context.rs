@@ -1,0 +1,181 @@
+//! What the pipeline hands every handler and sender for one event.
+//!
+//! Handlers read the event, store what matters through [`Context::store`] and leave values in
+//! [`Context::vars`] for the senders (regex captures, say). Senders read the context and
+//! build messages; they never do I/O.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::event::{Messaging, ReceivingType};
+use crate::graph::GraphClient;
+use crate::i18n::{I18nError, Locales};
+use crate::store::{Store, User};
+
+/// The services a context gives access to, shared by all events.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The database.
+    pub store: Store,
+    /// The Graph API (handlers may read profiles; only the pipeline sends).
+    pub graph: GraphClient,
+    /// The Fluent bundles.
+    pub locales: Arc<Locales>,
+    /// How long a fetched profile is trusted.
+    pub profile_ttl: Duration,
+}
+
+/// One classified event from the inbox.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The inbox row id.
+    pub inbox_id: i64,
+    /// The Page it was sent to.
+    pub page_id: Option<String>,
+    /// The sender's PSID (or chat-plugin `user_ref`).
+    pub psid: Option<String>,
+    /// What kind of event it is.
+    pub kind: ReceivingType,
+    /// Whether it came through `standby` (another app owns the thread).
+    pub standby: bool,
+    /// The parsed item.
+    pub messaging: Messaging,
+}
+
+/// The state of one event as it passes through a chain.
+#[derive(Debug)]
+pub struct Context {
+    /// The event.
+    pub event: Event,
+    /// The stored user, once a handler (usually `user_profile`) loaded it.
+    pub user: Option<User>,
+    /// Values for senders: `user.first_name`, regex captures as `match.1` / `match.NAME`, ...
+    pub vars: BTreeMap<String, String>,
+    services: Arc<Services>,
+}
+
+impl Context {
+    /// A context for `event`.
+    pub fn new(event: Event, services: Arc<Services>) -> Self {
+        Self {
+            event,
+            user: None,
+            vars: BTreeMap::new(),
+            services,
+        }
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.services.store
+    }
+
+    /// The Graph API client.
+    pub fn graph(&self) -> &GraphClient {
+        &self.services.graph
+    }
+
+    /// The Fluent bundles.
+    pub fn locales(&self) -> &Locales {
+        &self.services.locales
+    }
+
+    /// How long a fetched profile is trusted.
+    pub fn profile_ttl(&self) -> Duration {
+        self.services.profile_ttl
+    }
+
+    /// The sender's PSID, if the event has a sender.
+    pub fn psid(&self) -> Option<&str> {
+        self.event.psid.as_deref()
+    }
+
+    /// The message text, if the event carries one.
+    pub fn text(&self) -> Option<&str> {
+        self.event
+            .messaging
+            .message
+            .as_ref()
+            .and_then(|m| m.text.as_deref())
+    }
+
+    /// Stores `user` and publishes its fields as `user.*` variables.
+    pub fn set_user(&mut self, user: User) {
+        let fields = [
+            ("user.first_name", user.first_name.clone()),
+            ("user.last_name", user.last_name.clone()),
+            ("user.locale", user.locale.clone()),
+        ];
+        for (name, value) in fields {
+            match value {
+                Some(v) => self.vars.insert(name.to_owned(), v),
+                None => self.vars.remove(name),
+            };
+        }
+        self.user = Some(user);
+    }
+
+    /// The user's locale, if known (Facebook's `zh_TW` form is accepted downstream).
+    pub fn locale(&self) -> Option<&str> {
+        self.user.as_ref().and_then(|u| u.locale.as_deref())
+    }
+
+    /// Replaces each `{name}` in `template` with that variable (empty when unset).
+    pub fn expand(&self, template: &str) -> String {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            out.push_str(&rest[..open]);
+            let name = &rest[open + 1..open + close];
+            if let Some(value) = self.vars.get(name) {
+                out.push_str(value);
+            }
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Formats Fluent message `id` in the user's locale, expanding each argument template.
+    pub fn tr(&self, id: &str, args: &BTreeMap<String, String>) -> Result<String, I18nError> {
+        let args: BTreeMap<String, String> = args
+            .iter()
+            .map(|(k, v)| (k.clone(), self.expand(v)))
+            .collect();
+        self.locales().format(self.locale(), id, &args)
+    }
+
+    /// A Send API body replying to the sender with `message` (messaging_type RESPONSE).
+    pub fn reply(&self, message: Value) -> Outgoing {
+        Outgoing {
+            body: json!({
+                "recipient": { "id": self.psid().unwrap_or_default() },
+                "messaging_type": "RESPONSE",
+                "message": message,
+            }),
+        }
+    }
+
+    /// A Send API body with a sender action (`typing_on`, `typing_off`, `mark_seen`).
+    pub fn action(&self, action: &str) -> Outgoing {
+        Outgoing {
+            body: json!({
+                "recipient": { "id": self.psid().unwrap_or_default() },
+                "sender_action": action,
+            }),
+        }
+    }
+}
+
+/// One Send API request body, ready for the pipeline to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// The JSON body of `POST /me/messages`.
+    pub body: Value,
+}

@@ -1,0 +1,332 @@
+//! Fluent bundles, loaded once from `locales/<BCP 47 tag>/*.ftl` and shared by every worker.
+//!
+//! Texts in routing.yaml are Fluent message ids; [`Locales::format`] resolves one in the
+//! user's locale and falls back to the default locale.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use unic_langid::LanguageIdentifier;
+
+/// What can go wrong loading or using the locales.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum I18nError {
+    /// A folder or file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// What was being read.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// A folder name is not a BCP 47 language tag.
+    #[error("{path}: folder name is not a language tag such as en-US")]
+    BadTag {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// Fluent syntax errors, each with its line.
+    #[error("{}", .0.join("\n"))]
+    Syntax(Vec<String>),
+    /// The default locale has no folder.
+    #[error("{dir}: no folder for the default locale {locale}")]
+    MissingDefault {
+        /// The locales folder.
+        dir: PathBuf,
+        /// The default locale.
+        locale: String,
+    },
+    /// A message id exists in no loaded locale.
+    #[error("unknown message id \"{0}\"")]
+    UnknownMessage(String),
+    /// A message could not be formatted (e.g. a missing argument).
+    #[error("message \"{id}\": {problems}")]
+    Format {
+        /// The message id.
+        id: String,
+        /// What Fluent reported.
+        problems: String,
+    },
+}
+
+/// Every locale's bundle, and which one is the default.
+pub struct Locales {
+    default: LanguageIdentifier,
+    bundles: Vec<(LanguageIdentifier, FluentBundle<FluentResource>)>,
+}
+
+impl fmt::Debug for Locales {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Locales")
+            .field("default", &self.default.to_string())
+            .field(
+                "locales",
+                &self
+                    .bundles
+                    .iter()
+                    .map(|(l, _)| l.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Locales {
+    /// Loads every `dir/<tag>/*.ftl`. Every syntax error is reported with file and line.
+    pub fn load(dir: &Path, default_locale: &str) -> Result<Self, I18nError> {
+        let default: LanguageIdentifier =
+            default_locale.parse().map_err(|_| I18nError::BadTag {
+                path: PathBuf::from(default_locale),
+            })?;
+        let mut sources: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| I18nError::Io { path, source }
+        };
+        for folder in std::fs::read_dir(dir).map_err(io(dir))? {
+            let folder = folder.map_err(io(dir))?.path();
+            if !folder.is_dir() {
+                continue;
+            }
+            let tag = folder
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+                .map_err(io(&folder))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "ftl"))
+                .collect();
+            files.sort();
+            let mut texts = Vec::new();
+            for file in files {
+                let text = std::fs::read_to_string(&file).map_err(io(&file))?;
+                texts.push((file, text));
+            }
+            sources.insert(tag, texts);
+        }
+        let mut locales = Self::from_sources(default, sources.into_iter().collect())?;
+        if !locales.bundles.iter().any(|(l, _)| *l == locales.default) {
+            return Err(I18nError::MissingDefault {
+                dir: dir.to_owned(),
+                locale: locales.default.to_string(),
+            });
+        }
+        // The default bundle first: it is the fallback for every lookup.
+        locales.bundles.sort_by_key(|(l, _)| *l != locales.default);
+        Ok(locales)
+    }
+
+    /// Builds bundles from `(tag, [(file name, FTL text)])`: what `load` reads from disk.
+    pub fn from_sources(
+        default: LanguageIdentifier,
+        sources: Vec<(String, Vec<(PathBuf, String)>)>,
+    ) -> Result<Self, I18nError> {
+        let mut problems = Vec::new();
+        let mut bundles = Vec::new();
+        for (tag, files) in sources {
+            let Ok(lang) = tag.parse::<LanguageIdentifier>() else {
+                return Err(I18nError::BadTag {
+                    path: PathBuf::from(tag),
+                });
+            };
+            let mut bundle = FluentBundle::new_concurrent(vec![lang.clone()]);
+            // No Unicode isolation marks around arguments: Messenger shows them as boxes.
+            bundle.set_use_isolating(false);
+            for (file, text) in files {
+                let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
+                let resource = match FluentResource::try_new(text.clone()) {
+                    Ok(r) => r,
+                    Err((r, errors)) => {
+                        for e in errors {
+                            problems.push(format!(
+                                "{}:{}: {}",
+                                file.display(),
+                                line_of(e.pos.start),
+                                e.kind
+                            ));
+                        }
+                        r
+                    }
+                };
+                if let Err(errors) = bundle.add_resource(resource) {
+                    for e in errors {
+                        problems.push(format!("{}: {e}", file.display()));
+                    }
+                }
+            }
+            bundles.push((lang, bundle));
+        }
+        if !problems.is_empty() {
+            return Err(I18nError::Syntax(problems));
+        }
+        Ok(Self { default, bundles })
+    }
+
+    /// The default locale.
+    pub fn default_locale(&self) -> &LanguageIdentifier {
+        &self.default
+    }
+
+    /// Whether the default locale defines `id` (every id the policy uses must be there).
+    pub fn has_message(&self, id: &str) -> bool {
+        self.bundles
+            .first()
+            .is_some_and(|(_, bundle)| bundle.has_message(id))
+    }
+
+    /// Formats message `id` in `locale` (BCP 47 `zh-TW` or Facebook's `zh_TW`), falling back
+    /// to the same language in another region, then to the default locale.
+    pub fn format(
+        &self,
+        locale: Option<&str>,
+        id: &str,
+        args: &BTreeMap<String, String>,
+    ) -> Result<String, I18nError> {
+        let bundle = self
+            .candidates(locale)
+            .find(|b| b.has_message(id))
+            .ok_or_else(|| I18nError::UnknownMessage(id.to_owned()))?;
+        let pattern = bundle
+            .get_message(id)
+            .and_then(|m| m.value())
+            .ok_or_else(|| I18nError::Format {
+                id: id.to_owned(),
+                problems: "the message has no value".into(),
+            })?;
+        let mut fluent_args = FluentArgs::new();
+        for (name, value) in args {
+            // Numbers go in as numbers so that plural selectors work.
+            match value.parse::<f64>() {
+                Ok(n) => fluent_args.set(name.as_str(), FluentValue::from(n)),
+                Err(_) => fluent_args.set(name.as_str(), FluentValue::from(value.as_str())),
+            }
+        }
+        let mut errors = Vec::new();
+        let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
+        if !errors.is_empty() {
+            let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(I18nError::Format {
+                id: id.to_owned(),
+                problems: problems.join("; "),
+            });
+        }
+        Ok(text.into_owned())
+    }
+
+    /// Bundles to try for `locale`, best first; the default is always last.
+    fn candidates<'a>(
+        &'a self,
+        locale: Option<&str>,
+    ) -> impl Iterator<Item = &'a FluentBundle<FluentResource>> + 'a {
+        let wanted: Option<LanguageIdentifier> =
+            locale.and_then(|l| l.replace('_', "-").parse().ok());
+        let exact = wanted
+            .as_ref()
+            .and_then(|w| self.bundles.iter().find(|(l, _)| l == w));
+        let same_language = wanted.as_ref().and_then(|w| {
+            self.bundles
+                .iter()
+                .find(|(l, _)| l.language == w.language && Some(l) != exact.map(|(e, _)| e))
+        });
+        exact
+            .into_iter()
+            .chain(same_language)
+            .chain(self.bundles.first())
+            .map(|(_, b)| b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locales() -> Locales {
+        Locales::from_sources(
+            "en-US".parse().unwrap(),
+            vec![
+                (
+                    "en-US".into(),
+                    vec![(
+                        "en-US/bot.ftl".into(),
+                        "hello = Hello { $name }!\nonly-en = English only\n".into(),
+                    )],
+                ),
+                (
+                    "zh-TW".into(),
+                    vec![("zh-TW/bot.ftl".into(), "hello = 你好 { $name }!\n".into())],
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn formats_in_the_default_locale_without_isolation_marks() {
+        let text = locales()
+            .format(None, "hello", &args(&[("name", "Ann")]))
+            .unwrap();
+        assert_eq!(text, "Hello Ann!");
+    }
+
+    #[test]
+    fn facebook_locale_form_selects_the_bundle_and_missing_ids_fall_back() {
+        let l = locales();
+        assert_eq!(
+            l.format(Some("zh_TW"), "hello", &args(&[("name", "Ann")]))
+                .unwrap(),
+            "你好 Ann!"
+        );
+        assert_eq!(
+            l.format(Some("zh_TW"), "only-en", &args(&[])).unwrap(),
+            "English only"
+        );
+        assert_eq!(
+            l.format(Some("fr_FR"), "hello", &args(&[("name", "Ann")]))
+                .unwrap(),
+            "Hello Ann!"
+        );
+    }
+
+    #[test]
+    fn unknown_ids_and_missing_arguments_are_errors() {
+        let l = locales();
+        assert!(matches!(
+            l.format(None, "nope", &args(&[])),
+            Err(I18nError::UnknownMessage(id)) if id == "nope"
+        ));
+        assert!(matches!(
+            l.format(None, "hello", &args(&[])),
+            Err(I18nError::Format { .. })
+        ));
+        assert!(l.has_message("hello"));
+        assert!(!l.has_message("nope"));
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let err = Locales::from_sources(
+            "en-US".parse().unwrap(),
+            vec![(
+                "en-US".into(),
+                vec![("en-US/bot.ftl".into(), "ok = fine\n\nbroken = { \n".into())],
+            )],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("en-US/bot.ftl:3:"), "{err}");
+    }
+}

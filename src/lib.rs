@@ -1,0 +1,38 @@
+//! pagebot: a framework and server for Facebook Messenger Page bots.
+//!
+//! A webhook verifies and stores every Messenger event, a worker classifies it into a
+//! [`ReceivingType`](event::ReceivingType), runs the chain of [handlers](handlers::Handler)
+//! that `routing.yaml` names for that type, and delivers what their
+//! [senders](senders::Sender) build through the Graph Send API, localized with Fluent.
+//!
+//! A bot adds its own handlers and senders to a [`Registry`] and serves it:
+//!
+//! ```no_run
+//! use pagebot::{Registry, config::Settings, startup::Application};
+//! # async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = Registry::builtin(); // .handler("weather", Weather::from_args) ...
+//! Application::build(settings, registry).await?.run_until_stopped().await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod context;
+pub mod event;
+pub mod graph;
+pub mod handlers;
+pub mod i18n;
+pub mod pipeline;
+pub mod policy;
+pub mod registry;
+pub mod senders;
+pub mod startup;
+pub mod store;
+pub mod testing;
+pub mod webhook;
+
+pub use context::{Context, Outgoing};
+pub use event::ReceivingType;
+pub use handlers::{Handler, HandlerError};
+pub use registry::Registry;
+pub use senders::{SendError, Sender};

@@ -1,0 +1,100 @@
+//! The `pagebot` command line: parses arguments and calls the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pagebot::Registry;
+use pagebot::config::{BotArgs, ServeArgs, Settings};
+use pagebot::startup::{Application, StartError, load_bot};
+
+/// A server for Facebook Messenger Page bots.
+#[derive(Debug, Parser)]
+#[command(name = "pagebot", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the webhook and process events.
+    Serve(ServeArgs),
+    /// Validate routing.yaml and the locales; exit 0 when clean, 1 on problems.
+    Check(BotArgs),
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Check(args) => check(&args),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let settings = match Settings::from_serve_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let app = match Application::build(settings, Registry::builtin()).await {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match app.run_until_stopped().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: server stopped: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+fn check(args: &BotArgs) -> ExitCode {
+    match load_bot(
+        &Registry::builtin(),
+        &args.policy,
+        &args.locales,
+        &args.default_locale,
+    ) {
+        Ok(_) => {
+            println!("{}: ok", args.policy.display());
+            ExitCode::SUCCESS
+        }
+        Err(e @ (StartError::Policy(_) | StartError::Locales(_))) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,163 @@
+//! The pipeline: claims stored events, runs their policy chains, delivers what the senders
+//! built, and marks each event done, failed, retried later or dead.
+//!
+//! Everything here happens after the webhook answered 200, from what the inbox holds, so a
+//! crash or restart loses nothing: an event whose worker died is claimed again when its lease
+//! runs out.
+
+mod process;
+mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+pub use process::{Outcome, process_event};
+pub use retry::backoff;
+
+use crate::context::Services;
+use crate::policy::Policy;
+use crate::store::{StoreError, inbox, now_ms};
+
+/// How the worker loop behaves.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// Events processed at once (at most one per user).
+    pub workers: usize,
+    /// Attempts before an event goes to the dead letters.
+    pub max_attempts: i32,
+    /// How long a claimed event is reserved for its worker.
+    pub lease: Duration,
+    /// How often to look for due events when nothing wakes the loop.
+    pub poll_interval: Duration,
+}
+
+/// The event processor: cheap to clone, shared by the webhook (to wake it) and the worker.
+#[derive(Clone)]
+pub struct Pipeline {
+    services: Arc<Services>,
+    policy: Arc<Policy>,
+    settings: PipelineSettings,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline over `services` routing with `policy`.
+    pub fn new(services: Arc<Services>, policy: Arc<Policy>, settings: PipelineSettings) -> Self {
+        Self {
+            services,
+            policy,
+            settings,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Tells the worker that new events were stored.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Claims and processes events until `shutdown` turns true, then waits for the events in
+    /// flight to finish.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut in_flight: JoinSet<()> = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let free = self.settings.workers.saturating_sub(in_flight.len());
+            let mut claimed = 0;
+            if free > 0 {
+                match self.claim(free).await {
+                    Ok(events) => {
+                        claimed = events.len();
+                        for event in events {
+                            let pipeline = self.clone();
+                            in_flight.spawn(async move {
+                                let id = event.id;
+                                let outcome = process_event(
+                                    &pipeline.services,
+                                    &pipeline.policy,
+                                    event,
+                                    pipeline.settings.max_attempts,
+                                )
+                                .await;
+                                log::debug!("event {id}: {outcome:?}");
+                            });
+                        }
+                    }
+                    Err(e) => log::error!("cannot claim events: {e}"),
+                }
+            }
+            if claimed > 0 && in_flight.len() < self.settings.workers {
+                // There may be more due right away.
+                continue;
+            }
+            tokio::select! {
+                // A finished event may unblock the same user's next one.
+                Some(result) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Err(e) = result {
+                        log::error!("an event task panicked: {e}");
+                    }
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        while let Some(result) = in_flight.join_next().await {
+            if let Err(e) = result {
+                log::error!("an event task panicked: {e}");
+            }
+        }
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<inbox::InboxEvent>, StoreError> {
+        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.services
+            .store
+            .run(move |conn| inbox::claim(conn, now_ms(), lease_ms, limit))
+            .await
+    }
+
+    /// Processes every event that is due now, one batch after another, until none is left
+    /// (for tests and one-shot tools; the server uses [`Pipeline::run`]).
+    pub async fn drain(&self) -> Result<usize, StoreError> {
+        let mut processed = 0;
+        loop {
+            let events = self.claim(self.settings.workers).await?;
+            if events.is_empty() {
+                return Ok(processed);
+            }
+            let mut set = JoinSet::new();
+            for event in events {
+                let pipeline = self.clone();
+                set.spawn(async move {
+                    process_event(
+                        &pipeline.services,
+                        &pipeline.policy,
+                        event,
+                        pipeline.settings.max_attempts,
+                    )
+                    .await
+                });
+            }
+            while let Some(result) = set.join_next().await {
+                if result.is_ok() {
+                    processed += 1;
+                }
+            }
+        }
+    }
+}

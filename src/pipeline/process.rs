@@ -1,0 +1,225 @@
+//! Processing one claimed event: classify, run its chains, deliver, record the outcome.
+
+use std::collections::BTreeSet;
+
+use crate::context::{Context, Event, Outgoing, Services};
+use crate::event::{Messaging, ReceivingType, classify};
+use crate::graph::GraphError;
+use crate::policy::Policy;
+use crate::store::deliveries::{self, NewDelivery};
+use crate::store::inbox::{self, InboxEvent, Status};
+use crate::store::{StoreError, now_ms};
+
+use super::retry::backoff;
+
+/// How processing an event ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every handler ran and every message was delivered.
+    Done {
+        /// The event's kind.
+        kind: ReceivingType,
+        /// Messages delivered by this attempt.
+        sent: usize,
+    },
+    /// A permanent error: kept for inspection, not retried.
+    Failed(String),
+    /// A passing error: tried again after a backoff.
+    Retry(String),
+    /// A passing error on the last allowed attempt.
+    Dead(String),
+}
+
+/// Why an attempt stopped early.
+enum Stop {
+    Permanent(String),
+    Passing(String),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Self::Passing(e.to_string())
+    }
+}
+
+/// Processes one claimed event and records how it ended.
+pub async fn process_event(
+    services: &std::sync::Arc<Services>,
+    policy: &Policy,
+    row: InboxEvent,
+    max_attempts: i32,
+) -> Outcome {
+    let id = row.id;
+    let attempts = row.attempts;
+    let (kind, result) = run(services, policy, row).await;
+    let kind_name = kind.map(ReceivingType::as_str);
+    let outcome = match result {
+        Ok(sent) => Outcome::Done {
+            kind: kind.unwrap_or(ReceivingType::Unknown),
+            sent,
+        },
+        Err(Stop::Permanent(e)) => Outcome::Failed(e),
+        Err(Stop::Passing(e)) if attempts >= max_attempts => Outcome::Dead(e),
+        Err(Stop::Passing(e)) => Outcome::Retry(e),
+    };
+    let kind_label = kind_name.unwrap_or("?");
+    match &outcome {
+        Outcome::Done { sent, .. } => log::info!("event {id} {kind_label}: done, {sent} sent"),
+        Outcome::Failed(e) => log::error!("event {id} {kind_label}: failed: {e}"),
+        Outcome::Retry(e) => {
+            log::warn!("event {id} {kind_label}: attempt {attempts} failed, will retry: {e}")
+        }
+        Outcome::Dead(e) => {
+            log::error!("event {id} {kind_label}: dead after {attempts} attempts: {e}")
+        }
+    }
+    let record = outcome.clone();
+    let stored = services
+        .store
+        .run(move |conn| {
+            let now = now_ms();
+            match &record {
+                Outcome::Done { .. } => inbox::finish(conn, id, Status::Done, kind_name, None, now),
+                Outcome::Failed(e) => {
+                    inbox::finish(conn, id, Status::Failed, kind_name, Some(e), now)
+                }
+                Outcome::Dead(e) => inbox::finish(conn, id, Status::Dead, kind_name, Some(e), now),
+                Outcome::Retry(e) => {
+                    let delay = i64::try_from(backoff(attempts).as_millis()).unwrap_or(i64::MAX);
+                    inbox::retry_later(conn, id, kind_name, e, now.saturating_add(delay))
+                }
+            }
+        })
+        .await;
+    if let Err(e) = stored {
+        // The lease runs out and the event is claimed again: nothing is lost.
+        log::error!("event {id}: outcome not recorded, it will be retried: {e}");
+    }
+    outcome
+}
+
+async fn run(
+    services: &std::sync::Arc<Services>,
+    policy: &Policy,
+    row: InboxEvent,
+) -> (Option<ReceivingType>, Result<usize, Stop>) {
+    let messaging: Messaging = match serde_json::from_str(&row.raw) {
+        Ok(m) => m,
+        Err(e) => {
+            return (
+                None,
+                Err(Stop::Permanent(format!("not a Messenger event: {e}"))),
+            );
+        }
+    };
+    let kind = classify(&messaging, policy.classify_config());
+    let event = Event {
+        inbox_id: row.id,
+        page_id: row.page_id,
+        psid: row.psid,
+        kind,
+        standby: row.standby != 0,
+        messaging,
+    };
+    let mut cx = Context::new(event, services.clone());
+    (Some(kind), run_chains(&mut cx, policy, kind).await)
+}
+
+async fn run_chains(cx: &mut Context, policy: &Policy, kind: ReceivingType) -> Result<usize, Stop> {
+    let event_id = cx.event.inbox_id;
+    let already_sent: BTreeSet<i32> = cx
+        .store()
+        .run(move |conn| deliveries::sent_seqs(conn, event_id))
+        .await?
+        .into_iter()
+        .collect();
+    let mut seq: i32 = 0;
+    let mut sent = 0;
+    for chain in policy.chains(kind) {
+        let mut handled_any = false;
+        for link in &chain.links {
+            if link.fallback && handled_any {
+                continue;
+            }
+            if !link.handler.should_handle(cx) {
+                continue;
+            }
+            if let Err(e) = link.handler.handle(cx).await {
+                let message = format!("handler {} (line {}): {e}", link.handler_name, link.line);
+                return Err(if e.is_retryable() {
+                    Stop::Passing(message)
+                } else {
+                    Stop::Permanent(message)
+                });
+            }
+            handled_any = true;
+            for sender in &link.senders {
+                let messages = sender
+                    .build(cx)
+                    .map_err(|e| Stop::Permanent(format!("a sender of line {}: {e}", link.line)))?;
+                for message in messages {
+                    let this = seq;
+                    seq += 1;
+                    if already_sent.contains(&this) {
+                        continue;
+                    }
+                    deliver(cx, this, message).await?;
+                    sent += 1;
+                }
+            }
+            if link.stop {
+                break;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Sends one message and records the attempt, whatever its outcome.
+async fn deliver(cx: &Context, seq: i32, message: Outgoing) -> Result<(), Stop> {
+    let event_id = cx.event.inbox_id;
+    let result = cx.graph().send(&message.body).await;
+    let mut record = NewDelivery {
+        event_id,
+        seq,
+        psid: cx.event.psid.clone(),
+        request: message.body.to_string(),
+        status: deliveries::SENT.to_owned(),
+        message_id: None,
+        error_code: None,
+        error_subcode: None,
+        error_message: None,
+        fbtrace_id: None,
+        created_at: now_ms(),
+    };
+    let stop = match &result {
+        Ok(response) => {
+            record.message_id = response.message_id.clone();
+            None
+        }
+        Err(e) => {
+            record.status = deliveries::FAILED.to_owned();
+            record.error_code = e.code();
+            record.error_subcode = e.subcode();
+            record.error_message = Some(e.to_string());
+            record.fbtrace_id = e.fbtrace_id().map(str::to_owned);
+            Some(classify_send_error(e))
+        }
+    };
+    cx.store()
+        .run(move |conn| deliveries::record(conn, &record))
+        .await?;
+    match stop {
+        None => Ok(()),
+        Some(stop) => Err(stop),
+    }
+}
+
+fn classify_send_error(e: &GraphError) -> Stop {
+    let message = format!("send: {e}");
+    if e.is_retryable() {
+        Stop::Passing(message)
+    } else {
+        Stop::Permanent(message)
+    }
+}

@@ -1,0 +1,204 @@
+//! Turns a parsed [`PolicyDocument`] into chains of live handlers and senders.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{PolicyDocument, PolicyError, PolicyErrors, Severity};
+use crate::event::{ClassifyConfig, ReceivingType};
+use crate::handlers::Handler;
+use crate::i18n::Locales;
+use crate::registry::{BuildContext, Registry};
+use crate::senders::Sender;
+
+/// A loaded, fully validated routing policy.
+pub struct Policy {
+    document: PolicyDocument,
+    default: Chain,
+    routes: HashMap<ReceivingType, Chain>,
+    classify: ClassifyConfig,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("file", &self.document.file)
+            .field("default", &self.default)
+            .field("routes", &self.routes)
+            .finish()
+    }
+}
+
+/// An ordered list of links, run one after the other.
+#[derive(Debug, Default)]
+pub struct Chain {
+    /// The links, in file order.
+    pub links: Vec<Link>,
+}
+
+/// One handler with its senders and flow flags.
+pub struct Link {
+    /// The handler's registered name.
+    pub handler_name: String,
+    /// The handler.
+    pub handler: Arc<dyn Handler>,
+    /// Fired, in order, when the handler handled the event.
+    pub senders: Vec<Arc<dyn Sender>>,
+    /// Later links of the chain do not run once this one handled.
+    pub stop: bool,
+    /// Runs only if no earlier link of the chain handled the event.
+    pub fallback: bool,
+    /// Where the link is written.
+    pub line: u32,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("handler", &self.handler_name)
+            .field("senders", &self.senders.len())
+            .field("stop", &self.stop)
+            .field("fallback", &self.fallback)
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+impl Policy {
+    /// Reads, parses and compiles the policy at `file`.
+    pub fn load(file: &Path, registry: &Registry, locales: &Locales) -> Result<Self, PolicyErrors> {
+        let document = PolicyDocument::load(file)?;
+        Self::compile(document, registry, locales)
+    }
+
+    /// Builds every handler and sender the document names; reports every problem at once.
+    pub fn compile(
+        document: PolicyDocument,
+        registry: &Registry,
+        locales: &Locales,
+    ) -> Result<Self, PolicyErrors> {
+        let cx = BuildContext { locales };
+        let mut errors = Vec::new();
+        let file = document.file.clone();
+        let error = |line: u32, message: String| PolicyError {
+            file: file.clone(),
+            line: Some(line),
+            message,
+            severity: Severity::Error,
+        };
+        let compile_chain = |links: &[super::LinkSpec], errors: &mut Vec<PolicyError>| {
+            let mut chain = Chain::default();
+            for spec in links {
+                let handler = match registry.build_handler(&spec.handler, spec.args.clone(), &cx) {
+                    None => {
+                        errors.push(error(
+                            spec.line,
+                            format!(
+                                "unknown handler \"{}\" (known: {})",
+                                spec.handler,
+                                registry.handler_names().join(", ")
+                            ),
+                        ));
+                        None
+                    }
+                    Some(Err(e)) => {
+                        errors.push(error(
+                            spec.args_line,
+                            format!("handler {}: {e}", spec.handler),
+                        ));
+                        None
+                    }
+                    Some(Ok(h)) => Some(h),
+                };
+                let mut senders = Vec::new();
+                for sender in &spec.senders {
+                    match registry.build_sender(&sender.kind, sender.args.clone(), &cx) {
+                        None => errors.push(error(
+                            sender.line,
+                            format!(
+                                "unknown sender \"{}\" (known: {})",
+                                sender.kind,
+                                registry.sender_names().join(", ")
+                            ),
+                        )),
+                        Some(Err(e)) => {
+                            errors.push(error(sender.line, format!("sender {}: {e}", sender.kind)))
+                        }
+                        Some(Ok(s)) => senders.push(s),
+                    }
+                }
+                if let Some(handler) = handler {
+                    chain.links.push(Link {
+                        handler_name: spec.handler.clone(),
+                        handler,
+                        senders,
+                        stop: spec.stop,
+                        fallback: spec.fallback,
+                        line: spec.line,
+                    });
+                }
+            }
+            chain
+        };
+        let default = compile_chain(&document.default, &mut errors);
+        let mut routes = HashMap::new();
+        for (kind, links) in &document.routes {
+            routes.insert(*kind, compile_chain(links, &mut errors));
+        }
+        let settings = &document.thread_settings;
+        let texts = settings
+            .greeting
+            .iter()
+            .map(|g| (g.line, g.value.as_str()))
+            .chain(
+                settings
+                    .persistent_menu
+                    .iter()
+                    .map(|m| (m.line, m.title.as_str())),
+            )
+            .chain(
+                settings
+                    .ice_breakers
+                    .iter()
+                    .map(|i| (i.line, i.question.as_str())),
+            );
+        for (line, id) in texts {
+            if let Err(e) = cx.require_message(id) {
+                errors.push(error(line, format!("thread_settings: {e}")));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(PolicyErrors(errors));
+        }
+        let classify = ClassifyConfig {
+            get_started_payload: document.get_started_payload().map(str::to_owned),
+            persistent_menu_payloads: document.persistent_menu_payloads(),
+        };
+        Ok(Self {
+            document,
+            default,
+            routes,
+            classify,
+        })
+    }
+
+    /// The chains an event of `kind` runs: the default chain, then its route (if any).
+    pub fn chains(&self, kind: ReceivingType) -> impl Iterator<Item = &Chain> {
+        std::iter::once(&self.default).chain(self.routes.get(&kind))
+    }
+
+    /// What classification needs from the thread settings (Get Started and menu payloads).
+    pub fn classify_config(&self) -> &ClassifyConfig {
+        &self.classify
+    }
+
+    /// The parsed document (thread settings, file name, lines).
+    pub fn document(&self) -> &PolicyDocument {
+        &self.document
+    }
+
+    /// The file the policy was read from.
+    pub fn file(&self) -> &Path {
+        &self.document.file
+    }
+}

@@ -1,0 +1,1027 @@
+//! routing.yaml as data: parsed, located and structurally valid, but not yet compiled.
+//!
+//! [`PolicyDocument::parse`] turns the YAML text into chains of [`LinkSpec`]s and the
+//! [`ThreadSettingsSpec`], remembering the line of everything a later check may need to point
+//! at. It checks everything that can be checked without knowing which handlers and senders
+//! exist: the shape of the file, route names, empty chains, and the Messenger Profile limits of
+//! the thread settings (MESSENGER.md section 7). Whether a handler or sender name is known, and
+//! whether its `args` suit it, is the compiler's business (see [`PolicyDocument::check_names`]).
+//!
+//! The format:
+//!
+//! ```yaml
+//! default:                     # optional: a chain run first for every event
+//!   - handler: user_profile
+//! routes:                      # optional: ReceivingType name -> chain
+//!   SIMPLE_TEXT:
+//!     - handler: simple_text
+//!       args: { regex: "^(hi|hello)\\b" }   # any mapping, handed to the handler
+//!       stop: true                          # later links do not run once this one handled
+//!       senders:                            # each: one key, the sender kind, and its args
+//!         - text: { message: hello }
+//!     - handler: simple_text
+//!       fallback: true                      # runs only if no earlier link handled
+//!       senders:
+//!         - text: { message: did-not-understand }
+//! thread_settings:             # optional; texts are Fluent message ids
+//!   get_started: { payload: GET_STARTED }
+//!   greeting: greeting-text
+//!   persistent_menu:           # at most 20; items 1..5 are PERSISTENT_MENU_ONE..FIVE
+//!     - { type: postback, title: menu-help, payload: HELP }
+//!     - { type: web_url, title: menu-site, url: "https://example.com" }
+//!   ice_breakers:              # at most 4
+//!     - { question: ask-hours, payload: HOURS }
+//!   whitelisted_domains: ["https://example.com"]   # at most 50, https only
+//! ```
+//!
+//! Unknown keys, duplicate keys and more than one YAML document are errors. YAML is read with
+//! strict booleans (`true`/`false` only, so `args: { answer: no }` stays the string `"no"`)
+//! and with a budget that refuses alias bombs and absurdly large or deep input.
+//!
+//! This module depends only on [`crate::event::ReceivingType`] and the policy errors.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny};
+use serde_saphyr::{MessageFormatter, Spanned};
+
+use super::error::{PolicyError, PolicyErrors};
+use crate::event::ReceivingType;
+
+/// The most persistent menu items Messenger accepts.
+pub const MAX_MENU_ITEMS: usize = 20;
+/// The most ice breakers Messenger accepts.
+pub const MAX_ICE_BREAKERS: usize = 4;
+/// The most whitelisted domains Messenger accepts.
+pub const MAX_WHITELISTED_DOMAINS: usize = 50;
+/// The longest payload (Get Started, postback, ice breaker), in characters.
+pub const MAX_PAYLOAD_CHARS: usize = 1000;
+
+/// A routing policy as written: chains of handler links and the Page's thread settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyDocument {
+    /// The file it was read from, as given (used in every error message).
+    pub file: PathBuf,
+    /// The chain run first for every event (empty when the file has no `default:`).
+    pub default: Vec<LinkSpec>,
+    /// The chain of each routed type, in file order; never empty chains, never `DEFAULT`.
+    pub routes: Vec<(ReceivingType, Vec<LinkSpec>)>,
+    /// What `pagebot thread-settings` pushes (empty when the file has no `thread_settings:`).
+    pub thread_settings: ThreadSettingsSpec,
+}
+
+/// One link of a chain: a handler, its arguments, its senders and how the chain flows past it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkSpec {
+    /// The registered handler name (never empty).
+    pub handler: String,
+    /// The handler's arguments: always a JSON object (empty when the link has no `args:`).
+    pub args: serde_json::Value,
+    /// The senders fired, in order, when the handler handled the event.
+    pub senders: Vec<SenderSpec>,
+    /// Later links of the chain do not run once this one handled.
+    pub stop: bool,
+    /// Runs only if no earlier link of the chain handled the event.
+    pub fallback: bool,
+    /// The line of the `handler:` value (normally the `handler:` key's line).
+    pub line: u32,
+    /// The line where the `args` mapping starts (for block mappings, its first key's line),
+    /// or [`line`](Self::line) when the link has no `args`.
+    pub args_line: u32,
+}
+
+/// One sender of a link, written `- kind: { args }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SenderSpec {
+    /// The registered sender name: the entry's only key.
+    pub kind: String,
+    /// The sender's arguments: always a JSON object.
+    pub args: serde_json::Value,
+    /// The line of the entry (its key).
+    pub line: u32,
+}
+
+/// A value and the line it is written on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Its 1-based line.
+    pub line: u32,
+}
+
+/// The `thread_settings:` section: what the Messenger Profile API is told.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThreadSettingsSpec {
+    /// The Get Started button's payload (1 to 1000 characters).
+    pub get_started: Option<Located<String>>,
+    /// The greeting's Fluent message id.
+    pub greeting: Option<Located<String>>,
+    /// The persistent menu, at most 20 items with distinct payloads; item N (1 to 5) classifies
+    /// as `PERSISTENT_MENU_N`.
+    pub persistent_menu: Vec<MenuItemSpec>,
+    /// At most 4 ice breakers.
+    pub ice_breakers: Vec<IceBreakerSpec>,
+    /// At most 50 domains, each starting with `https://`.
+    pub whitelisted_domains: Vec<Located<String>>,
+}
+
+/// One item of the persistent menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MenuItemSpec {
+    /// What tapping it does.
+    pub kind: MenuItemKind,
+    /// The title's Fluent message id.
+    pub title: String,
+    /// The line of the item.
+    pub line: u32,
+}
+
+/// What a persistent menu item does. Nested menus were removed in Graph v8.0 and are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MenuItemKind {
+    /// Sends a postback with this payload (1 to 1000 characters, unique in the menu).
+    Postback {
+        /// The postback payload.
+        payload: String,
+    },
+    /// Opens this `http://` or `https://` URL.
+    WebUrl {
+        /// The URL.
+        url: String,
+    },
+}
+
+/// One ice breaker: a question shown in an empty thread, answered as a postback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceBreakerSpec {
+    /// The question's Fluent message id.
+    pub question: String,
+    /// The postback payload (1 to 1000 characters).
+    pub payload: String,
+    /// The line of the ice breaker.
+    pub line: u32,
+}
+
+impl PolicyDocument {
+    /// Parses and checks `text`, the contents of `file`; reports every problem it can find.
+    ///
+    /// A YAML syntax error, an unknown or duplicate key, or a value of the wrong type stops the
+    /// reading and is reported alone, at the line the YAML reader gives. Everything else (route
+    /// names, empty chains, sender entries, thread settings limits) is reported all at once,
+    /// sorted by line.
+    pub fn parse(file: &Path, text: &str) -> Result<Self, PolicyErrors> {
+        let raw: Option<RawDocument> = serde_saphyr::from_str_with_options(text, yaml_options())
+            .map_err(|e| {
+                PolicyErrors(vec![PolicyError {
+                    line: error_line(&e),
+                    ..PolicyError::whole_file(file, yaml_message(&e))
+                }])
+            })?;
+        let mut checker = Checker {
+            file,
+            errors: Vec::new(),
+        };
+        let document = checker.document(file, raw.unwrap_or_default());
+        if checker.errors.is_empty() {
+            Ok(document)
+        } else {
+            let mut errors = checker.errors;
+            errors.sort_by_key(|e| e.line);
+            Err(PolicyErrors(errors))
+        }
+    }
+
+    /// Reads `file` and [parses](Self::parse) it.
+    ///
+    /// A file that cannot be read is one error without a line: `cannot read: {io error}`.
+    pub fn load(file: &Path) -> Result<Self, PolicyErrors> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| PolicyError::whole_file(file, format!("cannot read: {e}")))?;
+        Self::parse(file, &text)
+    }
+
+    /// The Get Started payload, if the thread settings set one.
+    pub fn get_started_payload(&self) -> Option<&str> {
+        self.thread_settings
+            .get_started
+            .as_ref()
+            .map(|p| p.value.as_str())
+    }
+
+    /// The persistent menu's postback payloads in item order, `""` for a `web_url` item, so
+    /// that index N-1 is item N (what `PERSISTENT_MENU_N` classification needs).
+    pub fn persistent_menu_payloads(&self) -> Vec<String> {
+        self.thread_settings
+            .persistent_menu
+            .iter()
+            .map(|item| match &item.kind {
+                MenuItemKind::Postback { payload } => payload.clone(),
+                MenuItemKind::WebUrl { .. } => String::new(),
+            })
+            .collect()
+    }
+
+    /// The chain routed for `kind`, if the policy has one (`DEFAULT` gives the default chain).
+    pub fn route(&self, kind: ReceivingType) -> Option<&[LinkSpec]> {
+        if kind == ReceivingType::Default {
+            return Some(&self.default);
+        }
+        self.routes
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, links)| links.as_slice())
+    }
+
+    /// Every link of every chain, in file order (the default chain first).
+    pub fn links(&self) -> impl Iterator<Item = &LinkSpec> {
+        self.default
+            .iter()
+            .chain(self.routes.iter().flat_map(|(_, links)| links))
+    }
+
+    /// Every handler or sender name that is not in `handlers` or `senders`, with the known
+    /// names sorted: `unknown handler "thumbs_up" (known: thumb_up, user_profile)`.
+    pub fn check_names(&self, handlers: &[&str], senders: &[&str]) -> Vec<PolicyError> {
+        let known_handlers = known_list(handlers);
+        let known_senders = known_list(senders);
+        let mut errors = Vec::new();
+        for link in self.links() {
+            if !handlers.contains(&link.handler.as_str()) {
+                errors.push(PolicyError::at(
+                    &self.file,
+                    link.line,
+                    format!(
+                        "unknown handler \"{}\" (known: {known_handlers})",
+                        link.handler
+                    ),
+                ));
+            }
+            for sender in &link.senders {
+                if !senders.contains(&sender.kind.as_str()) {
+                    errors.push(PolicyError::at(
+                        &self.file,
+                        sender.line,
+                        format!(
+                            "unknown sender \"{}\" (known: {known_senders})",
+                            sender.kind
+                        ),
+                    ));
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// `a, b, c` sorted and deduplicated, or `none` when empty.
+fn known_list(names: &[&str]) -> String {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading YAML
+
+/// How routing.yaml is read: strict, and bounded against hostile input.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_reader_input_bytes: Some(4 * 1024 * 1024),
+            max_events: 200_000,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_recorded_anchor_events: 50_000,
+            max_recorded_anchor_bytes: 1024 * 1024,
+            max_depth: 32,
+            max_documents: 1,
+            max_nodes: 100_000,
+            max_total_scalar_bytes: 4 * 1024 * 1024,
+            max_merge_keys: 1_000,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+            max_replay_stack_depth: 16,
+            max_alias_expansions_per_anchor: 1_000,
+        },
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        with_snippet: false,
+    }
+}
+
+/// The line serde-saphyr gives for `error`, if any.
+fn error_line(error: &serde_saphyr::Error) -> Option<u32> {
+    error
+        .location()
+        .map(|l| l.line())
+        .filter(|&line| line > 0)
+        .map(to_line)
+}
+
+/// serde-saphyr's message for `error`, without its location suffix or snippet: lowercase,
+/// one line, no final period.
+fn yaml_message(error: &serde_saphyr::Error) -> String {
+    let mut inner = error.without_snippet();
+    while let serde_saphyr::Error::AliasError { error, .. } = inner {
+        inner = error.without_snippet();
+    }
+    let text = serde_saphyr::UserMessageFormatter.format_message(inner);
+    let mut message: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    while message.ends_with(['.', ' ']) {
+        message.pop();
+    }
+    if let Some(first) = message.chars().next()
+        && first.is_uppercase()
+        && !message.chars().nth(1).is_some_and(char::is_uppercase)
+    {
+        message = first
+            .to_lowercase()
+            .chain(message.chars().skip(1))
+            .collect();
+    }
+    if message.is_empty() {
+        message = "invalid yaml".to_owned();
+    }
+    message
+}
+
+fn to_line(line: u64) -> u32 {
+    u32::try_from(line).unwrap_or(u32::MAX)
+}
+
+fn line_of<T>(spanned: &Spanned<T>) -> u32 {
+    to_line(spanned.referenced.line())
+}
+
+/// Deserializes a present field as `Some`, even when its value is null (so `default:` with no
+/// value is an empty chain, not an absent one).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: de::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A chain as written: `null` when the key has no value.
+type RawChain = Spanned<Option<List<Spanned<RawLink>, Links>>>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDocument {
+    #[serde(default, deserialize_with = "present")]
+    default: Option<RawChain>,
+    #[serde(default)]
+    routes: Option<Pairs<Spanned<String>, RawChain>>,
+    #[serde(default)]
+    thread_settings: Option<RawThreadSettings>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    #[serde(default)]
+    handler: Option<Spanned<String>>,
+    #[serde(default)]
+    args: Option<Spanned<serde_json::Value>>,
+    #[serde(default)]
+    senders: Option<List<Spanned<serde_json::Value>, Senders>>,
+    #[serde(default)]
+    stop: bool,
+    #[serde(default)]
+    fallback: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThreadSettings {
+    #[serde(default)]
+    get_started: Option<Spanned<RawGetStarted>>,
+    #[serde(default)]
+    greeting: Option<Spanned<String>>,
+    #[serde(default)]
+    persistent_menu: Option<List<Spanned<RawMenuItem>, MenuItems>>,
+    #[serde(default)]
+    ice_breakers: Option<List<Spanned<RawIceBreaker>, IceBreakers>>,
+    #[serde(default)]
+    whitelisted_domains: Option<List<Spanned<String>, Domains>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGetStarted {
+    payload: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMenuItem {
+    #[serde(rename = "type")]
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    title: Option<Spanned<String>>,
+    #[serde(default)]
+    payload: Option<Spanned<String>>,
+    #[serde(default)]
+    url: Option<Spanned<String>>,
+    /// Only read to refuse nested menus with a helpful message.
+    #[serde(default)]
+    call_to_actions: Option<Spanned<IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIceBreaker {
+    question: Spanned<String>,
+    payload: Spanned<String>,
+}
+
+/// What a [`List`] is a list of, for the message when it is something else.
+trait ListOf {
+    /// Completes "expected ...".
+    const EXPECTED: &'static str;
+}
+
+macro_rules! list_of {
+    ($($name:ident => $expected:literal;)*) => {$(
+        struct $name;
+        impl ListOf for $name {
+            const EXPECTED: &'static str = $expected;
+        }
+    )*};
+}
+
+list_of! {
+    Links => "a list of links, each starting with `- handler:`";
+    Senders => "a list of senders, each like `- text: { message: hello }`";
+    MenuItems => "a list of menu items, each like `- { type: postback, title: id, payload: P }`";
+    IceBreakers => "a list of ice breakers, each like `- { question: id, payload: P }`";
+    Domains => "a list of https:// URLs";
+}
+
+/// A YAML sequence whose "wrong type" error names what it should hold (`L`), instead of the
+/// reader's terse "expected sequence start".
+struct List<T, L>(Vec<T>, PhantomData<L>);
+
+impl<T, L> Default for List<T, L> {
+    fn default() -> Self {
+        Self(Vec::new(), PhantomData)
+    }
+}
+
+impl<'de, T, L> Deserialize<'de> for List<T, L>
+where
+    T: Deserialize<'de>,
+    L: ListOf,
+{
+    fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
+    where
+        D: de::Deserializer<'de>,
+    {
+        struct ListVisitor<T, L>(PhantomData<(T, L)>);
+
+        impl<'de, T, L> de::Visitor<'de> for ListVisitor<T, L>
+        where
+            T: Deserialize<'de>,
+            L: ListOf,
+        {
+            type Value = List<T, L>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(L::EXPECTED)
+            }
+
+            fn visit_seq<A>(self, mut seq: A) -> Result<Self::Value, A::Error>
+            where
+                A: de::SeqAccess<'de>,
+            {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(List(items, PhantomData))
+            }
+        }
+
+        deserializer.deserialize_any(ListVisitor(PhantomData))
+    }
+}
+
+/// A mapping read as its entries, in file order (duplicate keys are refused by the reader).
+struct Pairs<K, V>(Vec<(K, V)>);
+
+impl<'de, K, V> Deserialize<'de> for Pairs<K, V>
+where
+    K: Deserialize<'de>,
+    V: Deserialize<'de>,
+{
+    fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
+    where
+        D: de::Deserializer<'de>,
+    {
+        struct PairsVisitor<K, V>(PhantomData<(K, V)>);
+
+        impl<'de, K, V> de::Visitor<'de> for PairsVisitor<K, V>
+        where
+            K: Deserialize<'de>,
+            V: Deserialize<'de>,
+        {
+            type Value = Pairs<K, V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+
+            fn visit_map<A>(self, mut map: A) -> Result<Self::Value, A::Error>
+            where
+                A: de::MapAccess<'de>,
+            {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Pairs(entries))
+            }
+        }
+
+        deserializer.deserialize_map(PairsVisitor(PhantomData))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking
+
+/// Turns the raw document into the checked one, collecting every problem on the way.
+struct Checker<'a> {
+    file: &'a Path,
+    errors: Vec<PolicyError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, line: u32, message: impl Into<String>) {
+        let mut error = PolicyError::at(self.file, line, message);
+        if line == 0 {
+            error.line = None;
+        }
+        self.errors.push(error);
+    }
+
+    fn document(&mut self, file: &Path, raw: RawDocument) -> PolicyDocument {
+        let default = match raw.default {
+            Some(chain) => self.chain("the default chain", chain),
+            None => Vec::new(),
+        };
+        let mut routes = Vec::new();
+        for (name, chain) in raw.routes.map(|p| p.0).unwrap_or_default() {
+            let line = line_of(&name);
+            let kind = match name.value.parse::<ReceivingType>() {
+                Ok(ReceivingType::Default) => {
+                    self.error(
+                        line,
+                        "DEFAULT is not a route: write the chain that runs first for every \
+                         event under the top-level \"default:\" key",
+                    );
+                    None
+                }
+                Ok(kind) => Some(kind),
+                Err(_) => {
+                    self.error(
+                        line,
+                        format!(
+                            "unknown receiving type \"{}\" (known: {})",
+                            name.value,
+                            routable_names()
+                        ),
+                    );
+                    None
+                }
+            };
+            let empty_line = line;
+            let links = self.chain_at(&format!("route {}", name.value), chain, empty_line);
+            if let Some(kind) = kind {
+                routes.push((kind, links));
+            }
+        }
+        let thread_settings = match raw.thread_settings {
+            Some(settings) => self.thread_settings(settings),
+            None => ThreadSettingsSpec::default(),
+        };
+        PolicyDocument {
+            file: file.to_owned(),
+            default,
+            routes,
+            thread_settings,
+        }
+    }
+
+    fn chain(&mut self, what: &str, chain: RawChain) -> Vec<LinkSpec> {
+        let line = line_of(&chain);
+        self.chain_at(what, chain, line)
+    }
+
+    /// The links of `chain`; an empty chain is reported at `empty_line`.
+    fn chain_at(&mut self, what: &str, chain: RawChain, empty_line: u32) -> Vec<LinkSpec> {
+        let links = chain.value.unwrap_or_default().0;
+        if links.is_empty() {
+            self.error(empty_line, format!("{what} has no handlers"));
+        }
+        links.into_iter().filter_map(|l| self.link(l)).collect()
+    }
+
+    fn link(&mut self, raw: Spanned<RawLink>) -> Option<LinkSpec> {
+        let item_line = line_of(&raw);
+        let raw = raw.value;
+        let Some(handler) = raw.handler else {
+            self.error(item_line, "link has no handler (write `- handler: name`)");
+            return None;
+        };
+        let line = line_of(&handler);
+        let handler = handler.value;
+        let name_ok = !handler.trim().is_empty();
+        if !name_ok {
+            self.error(line, "handler name is empty");
+        }
+        let (args, args_line) = match raw.args {
+            None => (empty_object(), line),
+            Some(args) => {
+                let args_line = line_of(&args);
+                let value = self.mapping(
+                    args.value,
+                    args_line,
+                    &format!("args of handler \"{handler}\""),
+                );
+                (value, args_line)
+            }
+        };
+        let senders = raw
+            .senders
+            .unwrap_or_default()
+            .0
+            .into_iter()
+            .filter_map(|s| self.sender(s))
+            .collect();
+        name_ok.then_some(LinkSpec {
+            handler,
+            args,
+            senders,
+            stop: raw.stop,
+            fallback: raw.fallback,
+            line,
+            args_line,
+        })
+    }
+
+    fn sender(&mut self, raw: Spanned<serde_json::Value>) -> Option<SenderSpec> {
+        let line = line_of(&raw);
+        const SHAPE: &str = "write each sender as a mapping with one key, the sender kind, \
+                             e.g. `- text: { message: hello }`";
+        let entries = match raw.value {
+            serde_json::Value::Object(map) => map,
+            serde_json::Value::String(kind) => {
+                self.error(
+                    line,
+                    format!("sender \"{kind}\" has no arguments mapping: {SHAPE}"),
+                );
+                return None;
+            }
+            other => {
+                self.error(
+                    line,
+                    format!("a sender cannot be {}: {SHAPE}", describe(&other)),
+                );
+                return None;
+            }
+        };
+        if entries.len() != 1 {
+            let keys: Vec<&str> = entries.keys().map(String::as_str).collect();
+            let found = if keys.is_empty() {
+                "no key".to_owned()
+            } else {
+                format!("{} keys ({})", keys.len(), keys.join(", "))
+            };
+            self.error(line, format!("a sender entry has {found}: {SHAPE}"));
+            return None;
+        }
+        let (kind, args) = entries.into_iter().next()?;
+        if kind.trim().is_empty() {
+            self.error(line, "sender name is empty");
+            return None;
+        }
+        let args = self.mapping(args, line, &format!("args of sender \"{kind}\""));
+        Some(SenderSpec { kind, args, line })
+    }
+
+    /// `value` if it is a mapping; otherwise reports `what` and gives an empty one.
+    fn mapping(&mut self, value: serde_json::Value, line: u32, what: &str) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(_) => value,
+            serde_json::Value::Null => {
+                self.error(
+                    line,
+                    format!("{what} must be a mapping, not null (write `{{}}` for none)"),
+                );
+                empty_object()
+            }
+            other => {
+                self.error(
+                    line,
+                    format!("{what} must be a mapping, not {}", describe(&other)),
+                );
+                empty_object()
+            }
+        }
+    }
+
+    fn thread_settings(&mut self, raw: RawThreadSettings) -> ThreadSettingsSpec {
+        let mut spec = ThreadSettingsSpec::default();
+        if let Some(get_started) = raw.get_started {
+            let payload = get_started.value.payload;
+            let line = line_of(&payload);
+            self.payload("get_started payload", &payload.value, line);
+            spec.get_started = Some(Located {
+                value: payload.value,
+                line,
+            });
+        }
+        if let Some(greeting) = raw.greeting {
+            let line = line_of(&greeting);
+            self.message_id("greeting", &greeting.value, line);
+            spec.greeting = Some(Located {
+                value: greeting.value,
+                line,
+            });
+        }
+        let menu = raw.persistent_menu.unwrap_or_default().0;
+        if let Some(extra) = menu.get(MAX_MENU_ITEMS) {
+            self.error(
+                line_of(extra),
+                format!(
+                    "persistent_menu has {} items; Messenger allows at most {MAX_MENU_ITEMS}",
+                    menu.len()
+                ),
+            );
+        }
+        for (i, item) in menu.into_iter().enumerate() {
+            if let Some(item) = self.menu_item(i + 1, item) {
+                spec.persistent_menu.push(item);
+            }
+        }
+        self.distinct_payloads(&spec);
+        let ice_breakers = raw.ice_breakers.unwrap_or_default().0;
+        if let Some(extra) = ice_breakers.get(MAX_ICE_BREAKERS) {
+            self.error(
+                line_of(extra),
+                format!(
+                    "ice_breakers has {} items; Messenger allows at most {MAX_ICE_BREAKERS}",
+                    ice_breakers.len()
+                ),
+            );
+        }
+        for (i, raw) in ice_breakers.into_iter().enumerate() {
+            let line = line_of(&raw);
+            let raw = raw.value;
+            let what = format!("ice_breakers item {}", i + 1);
+            self.message_id(&format!("{what} question"), &raw.question.value, line);
+            self.payload(
+                &format!("{what} payload"),
+                &raw.payload.value,
+                line_of(&raw.payload),
+            );
+            spec.ice_breakers.push(IceBreakerSpec {
+                question: raw.question.value,
+                payload: raw.payload.value,
+                line,
+            });
+        }
+        let domains = raw.whitelisted_domains.unwrap_or_default().0;
+        if let Some(extra) = domains.get(MAX_WHITELISTED_DOMAINS) {
+            self.error(
+                line_of(extra),
+                format!(
+                    "whitelisted_domains has {} entries; Messenger allows at most \
+                     {MAX_WHITELISTED_DOMAINS}",
+                    domains.len()
+                ),
+            );
+        }
+        for domain in domains {
+            let line = line_of(&domain);
+            let rest = domain.value.strip_prefix("https://").unwrap_or_default();
+            if rest.is_empty() || rest.contains(char::is_whitespace) {
+                self.error(
+                    line,
+                    format!(
+                        "whitelisted domain \"{}\" must be an https:// URL",
+                        domain.value
+                    ),
+                );
+            }
+            spec.whitelisted_domains.push(Located {
+                value: domain.value,
+                line,
+            });
+        }
+        if spec.get_started.is_none() && !spec.persistent_menu.is_empty() {
+            let line = spec.persistent_menu[0].line;
+            self.error(
+                line,
+                "a persistent_menu needs get_started too: Messenger refuses a menu on a Page \
+                 without a Get Started button",
+            );
+        }
+        spec
+    }
+
+    fn menu_item(&mut self, number: usize, raw: Spanned<RawMenuItem>) -> Option<MenuItemSpec> {
+        let line = line_of(&raw);
+        let raw = raw.value;
+        let what = format!("persistent_menu item {number}");
+        let kind = raw.kind.as_ref().map(|k| k.value.as_str());
+        if raw.call_to_actions.is_some() || kind == Some("nested") {
+            self.error(
+                line,
+                format!(
+                    "{what}: nested menus were removed from the Messenger Platform in v8.0; \
+                     flatten the menu"
+                ),
+            );
+            return None;
+        }
+        let Some(kind) = raw.kind else {
+            self.error(
+                line,
+                format!("{what} has no type (write `type: postback` or `type: web_url`)"),
+            );
+            return None;
+        };
+        let title = match raw.title {
+            Some(title) => {
+                self.message_id(&format!("{what} title"), &title.value, line_of(&title));
+                title.value
+            }
+            None => {
+                self.error(line, format!("{what} has no title"));
+                String::new()
+            }
+        };
+        let kind = match kind.value.as_str() {
+            "postback" => {
+                if let Some(url) = &raw.url {
+                    self.error(
+                        line_of(url),
+                        format!("{what}: a postback item takes a payload, not a url"),
+                    );
+                }
+                let Some(payload) = raw.payload else {
+                    self.error(line, format!("{what}: a postback item needs a payload"));
+                    return None;
+                };
+                self.payload(
+                    &format!("{what} payload"),
+                    &payload.value,
+                    line_of(&payload),
+                );
+                MenuItemKind::Postback {
+                    payload: payload.value,
+                }
+            }
+            "web_url" => {
+                if let Some(payload) = &raw.payload {
+                    self.error(
+                        line_of(payload),
+                        format!("{what}: a web_url item takes a url, not a payload"),
+                    );
+                }
+                let Some(url) = raw.url else {
+                    self.error(line, format!("{what}: a web_url item needs a url"));
+                    return None;
+                };
+                let rest = url
+                    .value
+                    .strip_prefix("https://")
+                    .or_else(|| url.value.strip_prefix("http://"))
+                    .unwrap_or_default();
+                if rest.is_empty() || rest.contains(char::is_whitespace) {
+                    self.error(
+                        line_of(&url),
+                        format!(
+                            "{what}: url \"{}\" must start with https:// or http://",
+                            url.value
+                        ),
+                    );
+                }
+                MenuItemKind::WebUrl { url: url.value }
+            }
+            other => {
+                self.error(
+                    line_of(&kind),
+                    format!("{what}: unknown type \"{other}\" (known: postback, web_url)"),
+                );
+                return None;
+            }
+        };
+        Some(MenuItemSpec { kind, title, line })
+    }
+
+    /// Menu payloads must be distinct, and differ from Get Started: classification maps a
+    /// postback back to one of them.
+    fn distinct_payloads(&mut self, spec: &ThreadSettingsSpec) {
+        let mut seen: HashMap<&str, (usize, u32)> = HashMap::new();
+        for (i, item) in spec.persistent_menu.iter().enumerate() {
+            let MenuItemKind::Postback { payload } = &item.kind else {
+                continue;
+            };
+            if let Some(get_started) = &spec.get_started
+                && get_started.value == *payload
+            {
+                self.error(
+                    item.line,
+                    format!(
+                        "persistent_menu item {}: payload \"{payload}\" is also the \
+                         get_started payload (line {}); they must differ so the two can be \
+                         told apart",
+                        i + 1,
+                        get_started.line
+                    ),
+                );
+            }
+            if let Some((first, first_line)) = seen.get(payload.as_str()) {
+                self.error(
+                    item.line,
+                    format!(
+                        "persistent_menu item {}: payload \"{payload}\" is also used by item \
+                         {first} (line {first_line}); menu payloads must be distinct",
+                        i + 1
+                    ),
+                );
+            } else {
+                seen.insert(payload, (i + 1, item.line));
+            }
+        }
+    }
+
+    fn payload(&mut self, what: &str, payload: &str, line: u32) {
+        let n = payload.chars().count();
+        if n == 0 {
+            self.error(line, format!("{what} is empty"));
+        } else if n > MAX_PAYLOAD_CHARS {
+            self.error(
+                line,
+                format!("{what} has {n} characters; Messenger allows at most {MAX_PAYLOAD_CHARS}"),
+            );
+        }
+    }
+
+    fn message_id(&mut self, what: &str, id: &str, line: u32) {
+        if id.trim().is_empty() {
+            self.error(
+                line,
+                format!("{what} is empty (expected a Fluent message id)"),
+            );
+        }
+    }
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// `a string`, `a list`, ... for error messages.
+fn describe(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a mapping",
+    }
+}
+
+/// Every name a route may use, sorted: the receiving types but `DEFAULT`.
+fn routable_names() -> String {
+    let mut names: Vec<&str> = ReceivingType::ALL
+        .into_iter()
+        .filter(|t| *t != ReceivingType::Default)
+        .map(ReceivingType::as_str)
+        .collect();
+    names.sort_unstable();
+    names.join(", ")
+}

@@ -1,0 +1,20 @@
+//! routing.yaml: parse, validate with a file and line for every mistake, then compile.
+//!
+//! [`PolicyDocument`] is the file as data, checked for everything that needs no registry;
+//! [`PolicyError`] and [`PolicyErrors`] say what is wrong and where. This module depends on
+//! [`crate::event`] (for [`ReceivingType`](crate::event::ReceivingType)) and nothing that does
+//! I/O beyond reading the policy file.
+
+mod document;
+mod error;
+
+pub use document::{
+    IceBreakerSpec, LinkSpec, Located, MAX_ICE_BREAKERS, MAX_MENU_ITEMS, MAX_PAYLOAD_CHARS,
+    MAX_WHITELISTED_DOMAINS, MenuItemKind, MenuItemSpec, PolicyDocument, SenderSpec,
+    ThreadSettingsSpec,
+};
+pub use error::{PolicyError, PolicyErrors, Severity};
+
+mod compile;
+
+pub use compile::{Chain, Link, Policy};

@@ -1,0 +1,35 @@
+//! Senders build the messages a handled event answers with; one file each.
+//!
+//! A sender is pure: it reads the [`Context`] and returns Send API bodies. The pipeline
+//! delivers them, records each delivery and retries what can be retried.
+
+mod sender_action;
+mod text;
+
+pub use sender_action::{SenderAction, SenderActionArgs};
+pub use text::{Text, TextArgs};
+
+use crate::context::Context;
+pub use crate::context::Outgoing;
+use crate::i18n::I18nError;
+
+/// Builds messages for a handled event.
+pub trait Sender: Send + Sync + 'static {
+    /// The Send API bodies to deliver, in order.
+    fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError>;
+}
+
+/// Why a sender could not build its messages (never retried: the same input fails again).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// A text could not be localized.
+    #[error(transparent)]
+    I18n(#[from] I18nError),
+    /// A built message breaks a Send API limit (e.g. a localized text too long).
+    #[error("{0}")]
+    Limit(String),
+    /// The event has no one to reply to.
+    #[error("the event has no sender to reply to")]
+    NoRecipient,
+}

@@ -1,0 +1,211 @@
+//! Wiring: settings in, a bound server and a running pipeline out.
+//!
+//! [`Application::build`] does everything that can fail (locales, policy, database,
+//! listener) before anything is served, so a broken routing.yaml stops the start with its
+//! file and line. Tests build it with port 0 and ask [`Application::port`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App as ActixApp, HttpServer, web};
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::context::Services;
+use crate::graph::{GraphClient, GraphError, GraphSettings};
+use crate::i18n::{I18nError, Locales};
+use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::policy::{Policy, PolicyErrors};
+use crate::registry::{DuplicateNames, Registry};
+use crate::store::{Store, StoreError};
+use crate::webhook::{self, WebhookState};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The registry has a name twice.
+    #[error(transparent)]
+    Registry(#[from] DuplicateNames),
+    /// The locales could not be loaded.
+    #[error("{0}")]
+    Locales(#[from] I18nError),
+    /// The policy is invalid.
+    #[error("{0}")]
+    Policy(#[from] PolicyErrors),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The Graph client could not be built.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why not.
+        source: std::io::Error,
+    },
+}
+
+/// Loads the locales and the policy, the way `serve` and `check` both do.
+pub fn load_bot(
+    registry: &Registry,
+    policy: &std::path::Path,
+    locales: &std::path::Path,
+    default_locale: &str,
+) -> Result<(Arc<Locales>, Arc<Policy>), StartError> {
+    registry.check()?;
+    let locales = Arc::new(Locales::load(locales, default_locale)?);
+    let policy = Arc::new(Policy::load(policy, registry, &locales)?);
+    Ok((locales, policy))
+}
+
+/// Stops a running [`Application`] from elsewhere (tests, signal handlers).
+#[derive(Clone)]
+pub struct StopHandle {
+    server: actix_web::dev::ServerHandle,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl StopHandle {
+    /// Stops accepting requests and tells the pipeline to finish what it holds.
+    pub async fn stop(&self, graceful: bool) {
+        let _ = self.shutdown.send(true);
+        self.server.stop(graceful).await;
+    }
+}
+
+/// A built, not yet running, pagebot server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pipeline: Pipeline,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl Application {
+    /// Loads everything and binds the listener; nothing runs until
+    /// [`Application::run_until_stopped`].
+    pub async fn build(settings: Settings, registry: Registry) -> Result<Self, StartError> {
+        let (locales, policy) = load_bot(
+            &registry,
+            &settings.policy,
+            &settings.locales,
+            &settings.default_locale,
+        )?;
+        let store = {
+            let url = settings.database_url.clone();
+            let size = settings.db_pool_size;
+            tokio::task::spawn_blocking(move || Store::connect(&url, size))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??
+        };
+        let graph = GraphClient::new(GraphSettings {
+            base_url: settings.graph_url.clone(),
+            version: settings.graph_version.clone(),
+            page_token: settings.page_token.clone(),
+            app_secret: settings.app_secret.clone(),
+            timeout: settings.graph_timeout,
+        })?;
+        if settings.dev {
+            log::warn!(
+                "DEV MODE: webhook signatures are NOT checked; listening on {} only",
+                settings.bind
+            );
+            if graph.is_log_mode() {
+                log::warn!(
+                    "DEV MODE: no PAGEBOT_PAGE_TOKEN, so replies are printed here instead of sent"
+                );
+            }
+        }
+        let services = Arc::new(Services {
+            store: store.clone(),
+            graph,
+            locales,
+            profile_ttl: settings.profile_ttl,
+        });
+        let pipeline = Pipeline::new(
+            services,
+            policy,
+            PipelineSettings {
+                workers: settings.workers,
+                max_attempts: settings.max_attempts,
+                lease: settings.lease,
+                poll_interval: settings.poll_interval,
+            },
+        );
+        let state = web::Data::new(WebhookState {
+            app_secret: if settings.dev {
+                None
+            } else {
+                settings.app_secret.clone()
+            },
+            verify_token: settings.verify_token.clone(),
+            accept_sha1: settings.accept_sha1,
+            store,
+            pipeline: pipeline.clone(),
+        });
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let max_body = settings.max_body_bytes;
+        let server = HttpServer::new(move || {
+            ActixApp::new()
+                .wrap(actix_web::middleware::Logger::new("%r %s %b %Dms"))
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .configure(webhook::configure)
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?
+        .workers(settings.http_workers)
+        .shutdown_timeout(10)
+        .run();
+        let (shutdown, _) = watch::channel(false);
+        let shutdown = Arc::new(shutdown);
+        log::info!("pagebot listening on port {port}");
+        Ok(Self {
+            port,
+            server,
+            pipeline,
+            shutdown,
+        })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server once it runs.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    /// The pipeline, to wake or drain it.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Serves until the server stops (SIGINT/SIGTERM), then lets in-flight events finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let worker = tokio::spawn(self.pipeline.clone().run(self.shutdown.subscribe()));
+        let result = self.server.await;
+        let _ = self.shutdown.send(true);
+        if let Err(e) = worker.await {
+            log::error!("pipeline task ended abnormally: {e}");
+        }
+        result
+    }
+}

@@ -1,0 +1,121 @@
+//! One connection type over Postgres and SQLite, chosen by the URL's scheme, and its pool.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use super::StoreError;
+
+/// A connection to whichever database `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// Production: several instances may share one database.
+    Postgres(PgConnection),
+    /// The zero-setup default: one file, one instance.
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// `postgres://` or `postgresql://`: the URL is handed to libpq as is.
+    Postgres(String),
+    /// `sqlite://PATH` or `sqlite:PATH`: a file path.
+    Sqlite(String),
+}
+
+impl DatabaseTarget {
+    /// Reads a `DATABASE_URL`. The error never repeats the URL, which may hold a password.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"));
+        match path {
+            Some("") | None => Err(StoreError::Config(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (e.g. sqlite://pagebot.db)"
+                    .into(),
+            )),
+            Some(":memory:") => Err(StoreError::Config(
+                "an in-memory SQLite database would be lost on restart and differ per connection; use a file"
+                    .into(),
+            )),
+            Some(path) => Ok(Self::Sqlite(path.to_owned())),
+        }
+    }
+
+    /// "postgres" or "sqlite", for logs.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Makes pooled connections for a [`DatabaseTarget`], with SQLite's pragmas set on each.
+#[derive(Debug)]
+pub struct DbManager {
+    target: DatabaseTarget,
+}
+
+impl DbManager {
+    /// A manager for `target`.
+    pub fn new(target: DatabaseTarget) -> Self {
+        Self { target }
+    }
+
+    /// Opens one connection.
+    pub fn open(&self) -> Result<DbConn, StoreError> {
+        match &self.target {
+            DatabaseTarget::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgres)
+                .map_err(|e| StoreError::Connect(redact_connection_error(&e.to_string()))),
+            DatabaseTarget::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(|e| StoreError::Connect(format!("sqlite file {path}: {e}")))?;
+                // WAL lets readers run beside the one writer; busy_timeout makes writers wait
+                // for each other instead of failing; FULL keeps an acknowledged event on disk.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// libpq's messages may quote the connection string: keep only the first line, without it.
+fn redact_connection_error(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    if first.contains("://") {
+        "could not connect to Postgres (check DATABASE_URL)".to_owned()
+    } else {
+        format!("could not connect to Postgres: {first}")
+    }
+}
+
+impl diesel::r2d2::ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<DbConn, StoreError> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), StoreError> {
+        conn.ping().map_err(StoreError::from)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// How long a caller waits for a free pooled connection.
+pub const POOL_TIMEOUT: Duration = Duration::from_secs(30);

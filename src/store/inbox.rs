@@ -1,0 +1,291 @@
+//! The durable inbox: acknowledged webhook items waiting for, or done with, processing.
+//!
+//! An event is `pending` until the pipeline finishes it. A worker *claims* a pending event by
+//! setting a lease (`locked_until`) in a short transaction, instead of holding a row lock
+//! across Graph calls; a worker that dies simply lets its lease run out. Only the oldest
+//! pending event of each PSID can be claimed, which keeps one user's events in order while
+//! different users run in parallel.
+
+use diesel::prelude::*;
+
+use super::schema::inbox_events;
+use super::{DbConn, StoreError, write_transaction};
+
+/// Where an inbox event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Status {
+    /// Waiting for (or under) processing.
+    Pending,
+    /// Processed.
+    Done,
+    /// Failed with a permanent error; kept for inspection, not retried.
+    Failed,
+    /// Failed on every allowed attempt.
+    Dead,
+    /// A signed body that is not a Messenger webhook; kept for inspection.
+    Malformed,
+}
+
+impl Status {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+            Self::Malformed => "malformed",
+        }
+    }
+}
+
+/// One stored event.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = inbox_events)]
+pub struct InboxEvent {
+    /// Row id.
+    pub id: i64,
+    /// What makes a re-delivery recognisable.
+    pub dedupe_key: String,
+    /// The Page the entry was for.
+    pub page_id: Option<String>,
+    /// The sender (PSID or user_ref), when the event has one.
+    pub psid: Option<String>,
+    /// The event's own time (epoch ms), or when it arrived if it has none.
+    pub event_time: i64,
+    /// 1 if it came through `standby` (another app owns the thread).
+    pub standby: i32,
+    /// The ReceivingType, once classified.
+    pub kind: Option<String>,
+    /// The item's JSON as received (or the whole body, for malformed ones).
+    pub raw: String,
+    /// See [`Status`].
+    pub status: String,
+    /// How many times processing started.
+    pub attempts: i32,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// Not to be claimed before this time (epoch ms): retries back off.
+    pub available_at: i64,
+    /// Claimed by a worker until this time (epoch ms).
+    pub locked_until: Option<i64>,
+    /// When the webhook delivered it (epoch ms).
+    pub received_at: i64,
+    /// When it reached a final status (epoch ms).
+    pub finished_at: Option<i64>,
+}
+
+/// An event to store.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = inbox_events, treat_none_as_default_value = false)]
+pub struct NewInboxEvent {
+    /// What makes a re-delivery recognisable.
+    pub dedupe_key: String,
+    /// The Page.
+    pub page_id: Option<String>,
+    /// The sender.
+    pub psid: Option<String>,
+    /// The event's time.
+    pub event_time: i64,
+    /// 1 if from `standby`.
+    pub standby: i32,
+    /// Known kind, if any (malformed bodies have none).
+    pub kind: Option<String>,
+    /// JSON as received.
+    pub raw: String,
+    /// Initial status: pending, or malformed.
+    pub status: String,
+    /// 0.
+    pub attempts: i32,
+    /// Why it is malformed, if it is.
+    pub last_error: Option<String>,
+    /// When it may first be claimed.
+    pub available_at: i64,
+    /// None.
+    pub locked_until: Option<i64>,
+    /// Arrival time.
+    pub received_at: i64,
+    /// Set for events stored in a final status.
+    pub finished_at: Option<i64>,
+}
+
+/// Stores a whole delivery's items in one transaction; a dedupe key seen before is skipped.
+/// Returns how many rows were new.
+pub fn insert_batch(conn: &mut DbConn, events: &[NewInboxEvent]) -> Result<usize, StoreError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    write_transaction(conn, |conn| {
+        let inserted = per_backend!(conn, c => diesel::insert_into(inbox_events::table)
+            .values(events)
+            .on_conflict(inbox_events::dedupe_key)
+            .do_nothing()
+            .execute(c))?;
+        Ok(inserted)
+    })
+}
+
+/// Claims up to `limit` events that are due: for each PSID only its oldest pending event, and
+/// only if no live lease holds it. Each claimed event gets a lease until `now + lease_ms` and
+/// one more attempt.
+pub fn claim(
+    conn: &mut DbConn,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<InboxEvent>, StoreError> {
+    use inbox_events::dsl as e;
+    let earlier = diesel::alias!(inbox_events as earlier);
+    write_transaction(conn, |conn| {
+        let pending = Status::Pending.as_str();
+        let older_pending_of_same_user = earlier
+            .filter(earlier.field(e::psid).eq(e::psid))
+            .filter(earlier.field(e::status).eq(pending))
+            .filter(
+                earlier.field(e::event_time).lt(e::event_time).or(earlier
+                    .field(e::event_time)
+                    .eq(e::event_time)
+                    .and(earlier.field(e::id).lt(e::id))),
+            )
+            .select(earlier.field(e::id));
+        let candidates: Vec<InboxEvent> = e::inbox_events
+            .filter(e::status.eq(pending))
+            .filter(e::available_at.le(now))
+            .filter(e::locked_until.is_null().or(e::locked_until.lt(now)))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                older_pending_of_same_user,
+            )))
+            .order((e::event_time, e::id))
+            .limit(limit)
+            .select(InboxEvent::as_select())
+            .load(conn)?;
+        let mut claimed = Vec::with_capacity(candidates.len());
+        for mut event in candidates {
+            // The lease check again, so that a second instance racing for the row loses.
+            let updated = diesel::update(
+                e::inbox_events
+                    .filter(e::id.eq(event.id))
+                    .filter(e::status.eq(pending))
+                    .filter(e::locked_until.is_null().or(e::locked_until.lt(now))),
+            )
+            .set((
+                e::locked_until.eq(Some(now + lease_ms)),
+                e::attempts.eq(e::attempts + 1),
+            ))
+            .execute(conn)?;
+            if updated == 1 {
+                event.locked_until = Some(now + lease_ms);
+                event.attempts += 1;
+                claimed.push(event);
+            }
+        }
+        Ok(claimed)
+    })
+}
+
+/// Marks a claimed event finished with `status` (done, failed or dead).
+pub fn finish(
+    conn: &mut DbConn,
+    id: i64,
+    status: Status,
+    kind: Option<&str>,
+    error: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    use inbox_events::dsl as e;
+    diesel::update(e::inbox_events.find(id))
+        .set((
+            e::status.eq(status.as_str()),
+            e::kind.eq(kind),
+            e::last_error.eq(error),
+            e::locked_until.eq(None::<i64>),
+            e::finished_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Releases a claimed event to be tried again at `available_at`, keeping the error.
+pub fn retry_later(
+    conn: &mut DbConn,
+    id: i64,
+    kind: Option<&str>,
+    error: &str,
+    available_at: i64,
+) -> Result<(), StoreError> {
+    use inbox_events::dsl as e;
+    diesel::update(e::inbox_events.find(id))
+        .set((
+            e::kind.eq(kind),
+            e::last_error.eq(Some(error)),
+            e::locked_until.eq(None::<i64>),
+            e::available_at.eq(available_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One event by id.
+pub fn find(conn: &mut DbConn, id: i64) -> Result<Option<InboxEvent>, StoreError> {
+    Ok(inbox_events::table
+        .find(id)
+        .select(InboxEvent::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Every event, oldest first (for inspection and tests).
+pub fn all(conn: &mut DbConn) -> Result<Vec<InboxEvent>, StoreError> {
+    Ok(inbox_events::table
+        .order(inbox_events::id)
+        .select(InboxEvent::as_select())
+        .load(conn)?)
+}
+
+/// The earliest time (epoch ms) a pending event becomes claimable, if any is pending.
+pub fn next_due(conn: &mut DbConn) -> Result<Option<i64>, StoreError> {
+    use diesel::dsl::min;
+    use inbox_events::dsl as e;
+    Ok(e::inbox_events
+        .filter(e::status.eq(Status::Pending.as_str()))
+        .select(min(e::available_at))
+        .first(conn)?)
+}
+
+/// How many events stand in each status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxStats {
+    /// Waiting or under processing.
+    pub pending: i64,
+    /// Processed.
+    pub done: i64,
+    /// Permanently failed.
+    pub failed: i64,
+    /// Out of attempts.
+    pub dead: i64,
+    /// Unparseable bodies kept for inspection.
+    pub malformed: i64,
+}
+
+/// Counts events per status.
+pub fn stats(conn: &mut DbConn) -> Result<InboxStats, StoreError> {
+    use diesel::dsl::count_star;
+    use inbox_events::dsl as e;
+    let rows: Vec<(String, i64)> = e::inbox_events
+        .group_by(e::status)
+        .select((e::status, count_star()))
+        .load(conn)?;
+    let mut stats = InboxStats::default();
+    for (status, n) in rows {
+        match status.as_str() {
+            "pending" => stats.pending = n,
+            "done" => stats.done = n,
+            "failed" => stats.failed = n,
+            "dead" => stats.dead = n,
+            "malformed" => stats.malformed = n,
+            _ => {}
+        }
+    }
+    Ok(stats)
+}

@@ -1,0 +1,186 @@
+//! Storage: the diesel schema, models and queries, over one connection type for Postgres and
+//! SQLite.
+//!
+//! Queries are plain functions on `&mut DbConn`, written once; the few statements that differ
+//! between backends `match` on the connection with both arms side by side ([`with_conn!`]).
+//! Diesel is blocking, so async callers go through [`Store::run`], which borrows a pooled
+//! connection on tokio's blocking threads.
+
+/// Runs the same code against whichever concrete connection a `DbConn` holds.
+///
+/// For the few statements outside the common `MultiBackend` subset (ON CONFLICT above all):
+/// both arms compile the same source, once per backend.
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::store::DbConn::Postgres($c) => $body,
+            $crate::store::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+mod conn;
+pub mod deliveries;
+pub mod inbox;
+pub mod schema;
+pub mod users;
+
+use std::sync::Arc;
+
+use diesel::r2d2::Pool;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use conn::{DatabaseTarget, DbConn, DbManager};
+pub use deliveries::{Delivery, NewDelivery};
+pub use inbox::{InboxEvent, InboxStats, NewInboxEvent, Status};
+pub use users::User;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// What can go wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// `DATABASE_URL` is not usable.
+    #[error("database settings: {0}")]
+    Config(String),
+    /// The database could not be reached.
+    #[error("database connection: {0}")]
+    Connect(String),
+    /// No pooled connection became free in time.
+    #[error("database pool: {0}")]
+    Pool(String),
+    /// A query failed.
+    #[error("database query: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// Migrations could not be applied.
+    #[error("database migrations: {0}")]
+    Migration(String),
+    /// A blocking database task panicked or was cancelled.
+    #[error("database task: {0}")]
+    Task(String),
+}
+
+impl From<diesel::result::ConnectionError> for StoreError {
+    fn from(e: diesel::result::ConnectionError) -> Self {
+        Self::Connect(e.to_string())
+    }
+}
+
+/// The pooled database every part of pagebot shares. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<DbManager>,
+    backend: &'static str,
+    _keep: Arc<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects to `database_url`, runs pending migrations and returns the pool.
+    ///
+    /// Blocking: call it before the runtime's hot path (at start-up), or from
+    /// `spawn_blocking`.
+    pub fn connect(database_url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let target = DatabaseTarget::parse(database_url)?;
+        let backend = target.backend_name();
+        let manager = DbManager::new(target);
+        let mut first = manager.open()?;
+        run_migrations(&mut first)?;
+        drop(first);
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(conn::POOL_TIMEOUT)
+            .error_handler(Box::new(diesel::r2d2::LoggingErrorHandler))
+            .build(manager)
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        Ok(Self {
+            pool,
+            backend,
+            _keep: Arc::new(()),
+        })
+    }
+
+    /// "postgres" or "sqlite".
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Borrows a connection for blocking work on the current thread.
+    pub fn get(&self) -> Result<diesel::r2d2::PooledConnection<DbManager>, StoreError> {
+        self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
+    /// Runs `f` with a pooled connection on tokio's blocking threads.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = store.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
+    let result = match conn {
+        DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// Runs `f` in a write transaction: on SQLite a `BEGIN IMMEDIATE` one, so that two writers
+/// queue on the busy timeout instead of failing when a read lock would have to be upgraded.
+pub fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> Result<T, StoreError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, StoreError>,
+{
+    use diesel::Connection;
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if matches!(conn, DbConn::Postgres(_)) {
+        return conn.transaction(f);
+    }
+    // What SqliteConnection::immediate_transaction does, with `f` given the enum: the enum's
+    // transaction manager delegates to the inner connection's, so its state stays consistent.
+    let DbConn::Sqlite(inner) = conn else {
+        return Err(StoreError::Config("unreachable backend".into()));
+    };
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => {
+            if let DbConn::Sqlite(inner) = conn {
+                AnsiTransactionManager::commit_transaction(inner)?;
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            if let DbConn::Sqlite(inner) = conn {
+                AnsiTransactionManager::rollback_transaction(inner)?;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one clock every table uses.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

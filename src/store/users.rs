@@ -1,0 +1,118 @@
+//! Users the bot has met: PSIDs, what the User Profile API told us, and their counters.
+
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{DbConn, StoreError, now_ms};
+
+/// One user, as stored.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// The page-scoped user id.
+    pub psid: String,
+    /// The Page the user talks to.
+    pub page_id: Option<String>,
+    /// From the User Profile API.
+    pub first_name: Option<String>,
+    /// From the User Profile API.
+    pub last_name: Option<String>,
+    /// From the User Profile API; these URLs expire.
+    pub profile_pic: Option<String>,
+    /// Facebook's form (`zh_TW`), when the Page may read it, or the user's own choice.
+    pub locale: Option<String>,
+    /// Hours from UTC, when the Page may read it.
+    pub timezone: Option<f64>,
+    /// When the Page may read it.
+    pub gender: Option<String>,
+    /// When the profile was last fetched (epoch ms), successfully or not.
+    pub profile_fetched_at: Option<i64>,
+    /// How many thumbs-up stickers the user sent.
+    pub thumbups: i64,
+    /// First seen (epoch ms).
+    pub created_at: i64,
+    /// Last changed (epoch ms).
+    pub updated_at: i64,
+}
+
+/// Profile fields to store; `None` leaves nothing unknown behind as a fake value.
+#[derive(Debug, Clone, Default, PartialEq, AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+pub struct ProfileUpdate {
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Profile picture URL.
+    pub profile_pic: Option<String>,
+    /// Locale in Facebook's form.
+    pub locale: Option<String>,
+    /// Hours from UTC.
+    pub timezone: Option<f64>,
+    /// Gender.
+    pub gender: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    psid: &'a str,
+    page_id: Option<&'a str>,
+    thumbups: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// Stores `psid` if it is new and returns the user as stored.
+pub fn ensure(conn: &mut DbConn, psid: &str, page_id: Option<&str>) -> Result<User, StoreError> {
+    let now = now_ms();
+    let row = NewUser {
+        psid,
+        page_id,
+        thumbups: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    per_backend!(conn, c => diesel::insert_into(users::table)
+        .values(&row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(users::table
+        .find(psid)
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+/// The stored user, if any.
+pub fn find(conn: &mut DbConn, psid: &str) -> Result<Option<User>, StoreError> {
+    Ok(users::table
+        .find(psid)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores a fetched profile and the time of the fetch.
+pub fn save_profile(
+    conn: &mut DbConn,
+    psid: &str,
+    profile: &ProfileUpdate,
+    fetched_at: i64,
+) -> Result<(), StoreError> {
+    diesel::update(users::table.find(psid))
+        .set((
+            profile,
+            users::profile_fetched_at.eq(Some(fetched_at)),
+            users::updated_at.eq(now_ms()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records that a fetch was tried (and failed), so it is not retried on every message.
+pub fn touch_profile_fetch(conn: &mut DbConn, psid: &str, at: i64) -> Result<(), StoreError> {
+    diesel::update(users::table.find(psid))
+        .set(users::profile_fetched_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! A real pagebot server for tests: a fresh database, a fake Graph API, port 0.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use pagebot::testing::{TestApp, TestDatabase};
+//! let app = TestApp::spawn(TestDatabase::sqlite()).await;
+//! let response = app.post_webhook(br#"{"object":"page","entry":[]}"#).await;
+//! assert_eq!(response.status(), 200);
+//! # }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use rand::Rng;
+use secrecy::SecretString;
+
+use super::FakeGraph;
+use crate::Registry;
+use crate::config::Settings;
+use crate::startup::{Application, StartError, StopHandle};
+use crate::store::{InboxEvent, Store, inbox};
+use crate::webhook::signature::sign_sha256;
+
+/// The app secret every [`TestApp`] checks signatures with.
+pub const TEST_APP_SECRET: &str = "pagebot-test-secret";
+/// The verify token every [`TestApp`] expects.
+pub const TEST_VERIFY_TOKEN: &str = "pagebot-test-verify-token";
+
+/// A database that exists for one test and is removed when dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Directory(PathBuf),
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// A new SQLite file in a new temporary folder.
+    pub fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("pagebot-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("cannot create a temporary folder");
+        Self {
+            url: format!("sqlite://{}", dir.join("pagebot.db").display()),
+            cleanup: Cleanup::Directory(dir),
+        }
+    }
+
+    /// A new database on the Postgres server of `admin_url` (which names any database the
+    /// test may connect to, e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
+    pub fn postgres(admin_url: &str) -> Self {
+        let name = format!("pagebot_test_{}", random_suffix());
+        let mut admin = diesel::PgConnection::establish(admin_url)
+            .expect("cannot connect to the Postgres test server");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .expect("cannot create a test database");
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url, String::new()),
+        };
+        let server = base
+            .rsplit_once('/')
+            .map(|(server, _)| server)
+            .filter(|server| !server.ends_with('/'))
+            .unwrap_or(base);
+        Self {
+            url: format!("{server}/{name}{query}"),
+            cleanup: Cleanup::PostgresDatabase {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+        }
+    }
+
+    /// Postgres when `PAGEBOT_TEST_DATABASE_URL` is set, else SQLite.
+    pub fn from_env() -> Self {
+        match std::env::var("PAGEBOT_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Self::postgres(&url),
+            _ => Self::sqlite(),
+        }
+    }
+
+    /// The `DATABASE_URL` of this database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Directory(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::PostgresDatabase { admin_url, name } => {
+                if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                }
+            }
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    format!("{:016x}", rand::rng().random::<u64>())
+}
+
+/// A running server with its own database and fake Graph API.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The fake Graph API the server talks to.
+    pub graph: FakeGraph,
+    /// A pool on the server's database, for assertions.
+    pub store: Store,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: StopHandle,
+    // Dropped last: the database outlives the server that uses it.
+    _database: TestDatabase,
+}
+
+/// What to serve in a [`TestApp`].
+#[derive(Debug, Clone)]
+pub struct TestBot {
+    /// The routing policy.
+    pub policy: PathBuf,
+    /// The locales folder.
+    pub locales: PathBuf,
+    /// The handlers and senders.
+    pub registry: Registry,
+}
+
+impl TestBot {
+    /// The demo bot shipped in this crate (`routing.yaml`, `locales/`).
+    pub fn demo() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Self {
+            policy: root.join("routing.yaml"),
+            locales: root.join("locales"),
+            registry: Registry::builtin(),
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts the demo bot on `database`.
+    pub async fn spawn(database: TestDatabase) -> Self {
+        Self::spawn_bot(database, TestBot::demo())
+            .await
+            .expect("the demo bot must start")
+    }
+
+    /// Starts `bot` on `database`; the error is what `serve` would have printed.
+    pub async fn spawn_bot(database: TestDatabase, bot: TestBot) -> Result<Self, StartError> {
+        let graph = FakeGraph::start().await;
+        let settings = test_settings(&database, &bot, &graph);
+        let app = Application::build(settings, bot.registry).await?;
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let stop = app.stop_handle();
+        let server = tokio::spawn(app.run_until_stopped());
+        let store = {
+            let url = database.url().to_owned();
+            tokio::task::spawn_blocking(move || Store::connect(&url, 2))
+                .await
+                .expect("store task")?
+        };
+        Ok(Self {
+            address,
+            graph,
+            store,
+            client: reqwest::Client::new(),
+            server,
+            stop,
+            _database: database,
+        })
+    }
+
+    /// POSTs `body` to /webhook signed with [`TEST_APP_SECRET`], as Facebook would.
+    pub async fn post_webhook(&self, body: &[u8]) -> reqwest::Response {
+        let signature = sign_sha256(TEST_APP_SECRET.as_bytes(), body);
+        self.post_webhook_with(body, &[("X-Hub-Signature-256", signature.as_str())])
+            .await
+    }
+
+    /// POSTs `body` to /webhook with exactly these extra headers.
+    pub async fn post_webhook_with(
+        &self,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/webhook", self.address))
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the test server must answer")
+    }
+
+    /// GETs `path_and_query` from the server.
+    pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path_and_query}", self.address))
+            .send()
+            .await
+            .expect("the test server must answer")
+    }
+
+    /// Every inbox row.
+    pub async fn inbox(&self) -> Vec<InboxEvent> {
+        self.store.run(inbox::all).await.expect("inbox query")
+    }
+
+    /// Waits until no event is pending (processed, failed or dead), or panics after `timeout`.
+    pub async fn wait_until_processed(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let stats = self.store.run(inbox::stats).await.expect("inbox stats");
+            if stats.pending == 0 {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("{} events still pending after {timeout:?}", stats.pending);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let stop = self.stop.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { stop.stop(false).await });
+        }
+        self.server.abort();
+    }
+}
+
+fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> Settings {
+    let graph_settings = graph.settings();
+    Settings {
+        bind: "127.0.0.1:0".parse().expect("loopback address"),
+        dev: false,
+        policy: bot.policy.clone(),
+        locales: bot.locales.clone(),
+        default_locale: "en-US".into(),
+        database_url: database.url().to_owned(),
+        db_pool_size: 6,
+        app_secret: Some(SecretString::from(TEST_APP_SECRET)),
+        verify_token: Some(SecretString::from(TEST_VERIFY_TOKEN)),
+        page_token: graph_settings.page_token,
+        accept_sha1: false,
+        graph_url: graph_settings.base_url,
+        graph_version: graph_settings.version,
+        graph_timeout: Duration::from_secs(5),
+        workers: 4,
+        max_attempts: 3,
+        lease: Duration::from_secs(30),
+        max_body_bytes: 1024 * 1024,
+        http_workers: 1,
+        profile_ttl: Duration::from_secs(3600),
+        poll_interval: Duration::from_millis(50),
+    }
+}

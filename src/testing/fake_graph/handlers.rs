@@ -1,0 +1,293 @@
+//! The fake's actix routes. Each handler locks the shared state once, never across an await.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+
+use super::{FAKE_PAGE_TOKEN, FakeError, Shared, State, default_profile, validate};
+
+type Data = web::Data<Shared>;
+type Query = HashMap<String, String>;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/{version}/me/messenger_profile")
+            .route(web::get().to(get_messenger_profile))
+            .route(web::post().to(post_messenger_profile))
+            .route(web::delete().to(delete_messenger_profile)),
+    )
+    .service(web::resource("/{version}/{node}/messages").route(web::post().to(send)))
+    .service(web::resource("/{version}/{psid}").route(web::get().to(user_profile)))
+    .default_service(web::to(unknown_path));
+}
+
+async fn send(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
+    let query = query_of(&req);
+    let mut state = data.state();
+    state.send_attempts += 1;
+    if let Some(error) = state.send_failures.pop_front() {
+        return fake_error(&mut state, &error);
+    }
+    let value = serde_json::from_slice::<Value>(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    if let Some(response) = authorize(&mut state, &req, &query) {
+        state
+            .rejected
+            .push((value, "invalid oauth access token".to_owned()));
+        return response;
+    }
+    if value.is_string() {
+        let reason = "the request body is not json".to_owned();
+        state.rejected.push((value, reason.clone()));
+        return graph_error(&mut state, 400, 100, None, &format!("(#100) {reason}"));
+    }
+    if let Err(reason) = validate::check_send(&value) {
+        log::debug!("fake graph: rejected a send: {reason}");
+        let message = format!("(#100) {reason}");
+        state.rejected.push((value, reason));
+        return graph_error(&mut state, 400, 100, None, &message);
+    }
+    let recipient_id = value
+        .get("recipient")
+        .and_then(Value::as_object)
+        .and_then(|r| r.values().next())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let answer = if value.get("sender_action").is_some() {
+        json!({ "recipient_id": recipient_id })
+    } else {
+        json!({ "recipient_id": recipient_id, "message_id": state.next_message_id() })
+    };
+    state.sent.push(value);
+    drop(state);
+    data.sent_changed.notify_waiters();
+    HttpResponse::Ok().json(answer)
+}
+
+async fn user_profile(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    data: Data,
+) -> HttpResponse {
+    let (_version, psid) = path.into_inner();
+    let query = query_of(&req);
+    let mut state = data.state();
+    state.profile_calls += 1;
+    if let Some(response) = authorize(&mut state, &req, &query) {
+        return response;
+    }
+    if let Some(error) = state.profile_errors.get(&psid).cloned() {
+        return fake_error(&mut state, &error);
+    }
+    let profile = state
+        .profiles
+        .get(&psid)
+        .cloned()
+        .unwrap_or_else(default_profile);
+    let profile = profile.as_object().cloned().unwrap_or_default();
+    let mut answer = match query.get("fields") {
+        Some(fields) => pick(&profile, fields),
+        None => profile,
+    };
+    answer.insert("id".to_owned(), Value::String(psid));
+    HttpResponse::Ok().json(answer)
+}
+
+async fn get_messenger_profile(req: HttpRequest, data: Data) -> HttpResponse {
+    let query = query_of(&req);
+    let mut state = data.state();
+    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query) {
+        return response;
+    }
+    let Some(fields) = query.get("fields").filter(|f| !f.trim().is_empty()) else {
+        return graph_error(
+            &mut state,
+            400,
+            100,
+            None,
+            "(#100) The parameter fields is required",
+        );
+    };
+    let props = pick(&state.messenger_profile, fields);
+    let data = if props.is_empty() {
+        json!([])
+    } else {
+        json!([props])
+    };
+    HttpResponse::Ok().json(json!({ "data": data }))
+}
+
+async fn post_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
+    let query = query_of(&req);
+    let mut state = data.state();
+    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query) {
+        return response;
+    }
+    let props = match serde_json::from_slice::<Value>(&body) {
+        Ok(props) => props,
+        Err(_) => {
+            return graph_error(
+                &mut state,
+                400,
+                100,
+                None,
+                "(#100) the request body is not json",
+            );
+        }
+    };
+    if let Err(reason) = validate::check_messenger_profile(&props, &state.messenger_profile) {
+        return graph_error(&mut state, 400, 100, None, &format!("(#100) {reason}"));
+    }
+    if let Value::Object(props) = props {
+        state.messenger_profile.extend(props);
+    }
+    HttpResponse::Ok().json(json!({ "result": "success" }))
+}
+
+async fn delete_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
+    let query = query_of(&req);
+    let mut state = data.state();
+    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query) {
+        return response;
+    }
+    let fields: Option<Vec<String>> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("fields").cloned())
+        .and_then(|f| serde_json::from_value(f).ok())
+        .filter(|f: &Vec<String>| !f.is_empty());
+    let Some(fields) = fields else {
+        return graph_error(
+            &mut state,
+            400,
+            100,
+            None,
+            "(#100) param fields must be a non-empty array of property names",
+        );
+    };
+    for field in fields {
+        state.messenger_profile.remove(&field);
+    }
+    HttpResponse::Ok().json(json!({ "result": "success" }))
+}
+
+async fn unknown_path(req: HttpRequest, data: Data) -> HttpResponse {
+    let mut state = data.state();
+    let message = format!(
+        "(#100) the fake graph api does not answer {} {}",
+        req.method(),
+        req.path()
+    );
+    graph_error(&mut state, 400, 100, None, &message)
+}
+
+/// Counts the call, then answers a scripted failure or a bad token; `None` lets the call on.
+fn messenger_profile_preamble(
+    state: &mut State,
+    req: &HttpRequest,
+    query: &Query,
+) -> Option<HttpResponse> {
+    state.messenger_profile_calls += 1;
+    if let Some(error) = state.messenger_profile_failures.pop_front() {
+        return Some(fake_error(state, &error));
+    }
+    authorize(state, req, query)
+}
+
+/// Checks the Page token (`Authorization: Bearer` or `access_token`) and, when an app secret is
+/// expected, the `appsecret_proof`; answers the refusal, or `None`. Records the proof either way.
+fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Option<HttpResponse> {
+    let proof = query.get("appsecret_proof").cloned();
+    state.last_appsecret_proof.clone_from(&proof);
+    let token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| query.get("access_token").cloned());
+    if token.as_deref() != Some(FAKE_PAGE_TOKEN) {
+        return Some(graph_error(
+            state,
+            400,
+            190,
+            None,
+            "Invalid OAuth access token - Cannot parse access token",
+        ));
+    }
+    if let Some(secret) = &state.app_secret {
+        let expected = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+            .map(|mut mac| {
+                mac.update(FAKE_PAGE_TOKEN.as_bytes());
+                hex::encode(mac.finalize().into_bytes())
+            })
+            .ok();
+        if proof.is_none() || proof != expected {
+            return Some(graph_error(
+                state,
+                400,
+                100,
+                None,
+                "Invalid appsecret_proof provided in the API argument",
+            ));
+        }
+    }
+    None
+}
+
+/// The properties of `source` named in `fields` (comma-separated) that it has.
+fn pick(source: &Map<String, Value>, fields: &str) -> Map<String, Value> {
+    fields
+        .split(',')
+        .map(str::trim)
+        .filter_map(|name| Some((name.to_owned(), source.get(name)?.clone())))
+        .collect()
+}
+
+fn query_of(req: &HttpRequest) -> Query {
+    web::Query::<Query>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default()
+}
+
+fn fake_error(state: &mut State, error: &FakeError) -> HttpResponse {
+    match &error.raw_body {
+        Some(body) => HttpResponse::build(status(error.status))
+            .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body(body.clone()),
+        None => graph_error(
+            state,
+            error.status,
+            error.code,
+            error.subcode,
+            &error.message,
+        ),
+    }
+}
+
+fn graph_error(
+    state: &mut State,
+    status_code: u16,
+    code: i64,
+    subcode: Option<i64>,
+    message: &str,
+) -> HttpResponse {
+    let mut error = json!({
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": state.next_trace(),
+    });
+    if let Some(subcode) = subcode {
+        error["error_subcode"] = json!(subcode);
+    }
+    HttpResponse::build(status(status_code)).json(json!({ "error": error }))
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}

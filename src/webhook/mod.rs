@@ -1,0 +1,187 @@
+//! The HTTP face: webhook verification (GET), signed event delivery (POST), health.
+//!
+//! Nothing slow happens before the 200: the POST handler checks the signature on the raw
+//! bytes, splits the body into items and commits them to the inbox in one transaction; the
+//! pipeline does the rest afterwards.
+
+pub mod signature;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::event::{MalformedBody, parse_envelope};
+use crate::pipeline::Pipeline;
+use crate::store::{NewInboxEvent, Status, Store, inbox, now_ms};
+
+/// What the routes need.
+#[derive(Clone)]
+pub struct WebhookState {
+    /// Checked against X-Hub-Signature-256; `None` (dev mode only) skips the check.
+    pub app_secret: Option<SecretString>,
+    /// Compared with `hub.verify_token`; `None` refuses every verification.
+    pub verify_token: Option<SecretString>,
+    /// Accept the legacy sha1 header.
+    pub accept_sha1: bool,
+    /// The inbox.
+    pub store: Store,
+    /// Woken after each commit.
+    pub pipeline: Pipeline,
+}
+
+/// Registers the routes on an actix-web app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/webhook", web::get().to(verify))
+        .route("/webhook", web::post().to(receive))
+        .route("/healthz", web::get().to(healthz));
+}
+
+#[derive(Deserialize)]
+struct VerifyQuery {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// `GET /webhook`: echoes `hub.challenge` when the mode is subscribe and the token matches.
+async fn verify(
+    state: web::Data<WebhookState>,
+    query: Option<web::Query<VerifyQuery>>,
+) -> HttpResponse {
+    let forbidden = || HttpResponse::Forbidden().finish();
+    let Some(web::Query(query)) = query else {
+        return forbidden();
+    };
+    let (Some(expected), Some(given), Some(challenge)) =
+        (&state.verify_token, &query.verify_token, query.challenge)
+    else {
+        return forbidden();
+    };
+    let token_matches: bool = expected
+        .expose_secret()
+        .as_bytes()
+        .ct_eq(given.as_bytes())
+        .into();
+    if query.mode.as_deref() != Some("subscribe") || !token_matches {
+        log::warn!("webhook verification refused");
+        return forbidden();
+    }
+    log::info!("webhook verified by Facebook");
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(challenge)
+}
+
+/// `POST /webhook`: signed events in, committed to the inbox, then 200.
+async fn receive(
+    state: web::Data<WebhookState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(secret) = &state.app_secret {
+        let headers = request.headers();
+        let sha256 = headers.get("x-hub-signature-256").map(|v| v.as_bytes());
+        let sha1 = headers.get("x-hub-signature").map(|v| v.as_bytes());
+        if let Err(e) = signature::verify(
+            secret.expose_secret().as_bytes(),
+            &body,
+            sha256,
+            sha1,
+            state.accept_sha1,
+        ) {
+            log::warn!("webhook refused: {e}");
+            let status = match e {
+                signature::SignatureError::Missing => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::FORBIDDEN,
+            };
+            return HttpResponse::build(status).body(e.to_string());
+        }
+    }
+    let received_at = now_ms();
+    let rows = match parse_envelope(&body) {
+        Ok(envelope) if envelope.object != "page" => {
+            log::info!(
+                "webhook for object \"{}\" acknowledged and ignored",
+                envelope.object
+            );
+            return HttpResponse::Ok().body("IGNORED");
+        }
+        Ok(envelope) => envelope
+            .items
+            .into_iter()
+            .map(|item| NewInboxEvent {
+                dedupe_key: item.dedupe_key,
+                page_id: item.page_id,
+                psid: item.sender,
+                event_time: item.timestamp.unwrap_or(received_at),
+                standby: i32::from(item.standby),
+                kind: None,
+                raw: item.raw.to_string(),
+                status: Status::Pending.as_str().to_owned(),
+                attempts: 0,
+                last_error: None,
+                available_at: received_at,
+                locked_until: None,
+                received_at,
+                finished_at: None,
+            })
+            .collect(),
+        Err(e) => vec![malformed_row(&body, &e, received_at)],
+    };
+    let count = rows.len();
+    let stored = state
+        .store
+        .run(move |conn| inbox::insert_batch(conn, &rows))
+        .await;
+    match stored {
+        Ok(inserted) => {
+            if inserted < count {
+                log::info!(
+                    "webhook: {} of {count} items were duplicates",
+                    count - inserted
+                );
+            }
+            if inserted > 0 {
+                state.pipeline.wake();
+            }
+            HttpResponse::Ok().body("EVENT_RECEIVED")
+        }
+        Err(e) => {
+            // Not acknowledged: Facebook delivers it again.
+            log::error!("webhook: could not store {count} items: {e}");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    }
+}
+
+/// A signed body that is not a Messenger webhook is kept for inspection, once.
+fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInboxEvent {
+    use sha2::{Digest, Sha256};
+    log::warn!("webhook: signed body kept as malformed: {error}");
+    NewInboxEvent {
+        dedupe_key: format!("body:sha256:{}", hex::encode(Sha256::digest(body))),
+        page_id: None,
+        psid: None,
+        event_time: received_at,
+        standby: 0,
+        kind: None,
+        raw: String::from_utf8_lossy(body).into_owned(),
+        status: Status::Malformed.as_str().to_owned(),
+        attempts: 0,
+        last_error: Some(error.to_string()),
+        available_at: received_at,
+        locked_until: None,
+        received_at,
+        finished_at: Some(received_at),
+    }
+}
+
+/// `GET /healthz`: the process answers.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}

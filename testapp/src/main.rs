@@ -1,0 +1,3 @@
+fn main() {
+    println!("testapp: an example bot on pagebot (see README)");
+}
