@@ -290,7 +290,11 @@ mod tests {
                     i.standby,
                     i.sender.as_deref(),
                     i.timestamp,
-                    i.dedupe_key.as_str(),
+                    // Drop the content hash of keys that have one.
+                    i.dedupe_key
+                        .rsplit_once(':')
+                        .filter(|_| i.dedupe_key.starts_with("read"))
+                        .map_or(i.dedupe_key.as_str(), |(k, _)| k),
                 )
             })
             .collect();
@@ -305,7 +309,7 @@ mod tests {
                     "mid:m_1"
                 ),
                 (Some("104857600000001"), true, Some("G"), Some(2), "mid:m_2"),
-                (Some("P2"), true, None, None, "read:::5:"),
+                (Some("P2"), true, None, None, "read:::5"),
             ]
         );
         assert_eq!(env.items[2].raw, json!({"read": {"watermark": 5}}));
@@ -430,10 +434,7 @@ mod tests {
             with(json!({"postback": {"mid": "m_p", "payload": "X"}})),
             "postback:m_p"
         );
-        assert_eq!(
-            with(json!({"postback": {"title": "Help"}})),
-            "postback:U:P:7"
-        );
+        assert!(with(json!({"postback": {"title": "Help"}})).starts_with("postback:U:P:7:"));
         assert_eq!(
             with(json!({"reaction": {"mid": "m_1", "action": "react", "reaction": "love"}})),
             "reaction:m_1:react:love:U:7"
@@ -447,13 +448,13 @@ mod tests {
             with(json!({"optin": {"ref": "R"}})),
             with(json!({"optin": {"ref": "S"}}))
         );
-        assert_eq!(
-            with(json!({"pass_thread_control": {"new_owner_app_id": 1}})),
-            "pass_thread_control:U:P:7"
+        assert!(
+            with(json!({"pass_thread_control": {"new_owner_app_id": 1}}))
+                .starts_with("pass_thread_control:U:P:7:")
         );
-        assert_eq!(
-            with(json!({"policy-enforcement": {"action": "block"}})),
-            "policy_enforcement:U:P:7"
+        assert!(
+            with(json!({"policy-enforcement": {"action": "block"}}))
+                .starts_with("policy_enforcement:U:P:7:")
         );
     }
 

@@ -153,7 +153,13 @@ async fn run_chains(cx: &mut Context, policy: &Policy, kind: ReceivingType) -> R
                 });
             }
             handled_any = true;
-            for sender in &link.senders {
+            // Another app owns the thread (Handover Protocol): store, but do not answer.
+            let senders = if cx.event.standby {
+                &[][..]
+            } else {
+                &link.senders[..]
+            };
+            for sender in senders {
                 let messages = sender
                     .build(cx)
                     .map_err(|e| Stop::Permanent(format!("a sender of line {}: {e}", link.line)))?;

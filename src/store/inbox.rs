@@ -194,15 +194,20 @@ pub fn finish(
     now: i64,
 ) -> Result<(), StoreError> {
     use inbox_events::dsl as e;
-    diesel::update(e::inbox_events.find(id))
-        .set((
-            e::status.eq(status.as_str()),
-            e::kind.eq(kind),
-            e::last_error.eq(error),
-            e::locked_until.eq(None::<i64>),
-            e::finished_at.eq(Some(now)),
-        ))
-        .execute(conn)?;
+    let target = e::inbox_events.find(id);
+    let finished = (
+        e::status.eq(status.as_str()),
+        e::kind.eq(kind),
+        e::locked_until.eq(None::<i64>),
+        e::finished_at.eq(Some(now)),
+    );
+    // Without a new error the last one stays: a done event shows why it needed a retry.
+    match error {
+        Some(error) => diesel::update(target)
+            .set((finished, e::last_error.eq(Some(error))))
+            .execute(conn)?,
+        None => diesel::update(target).set(finished).execute(conn)?,
+    };
     Ok(())
 }
 

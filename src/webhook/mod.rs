@@ -162,7 +162,7 @@ async fn receive(
 /// A signed body that is not a Messenger webhook is kept for inspection, once.
 fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInboxEvent {
     use sha2::{Digest, Sha256};
-    log::warn!("webhook: signed body kept as malformed: {error}");
+    log::warn!("webhook: body kept as malformed: {error}");
     NewInboxEvent {
         dedupe_key: format!("body:sha256:{}", hex::encode(Sha256::digest(body))),
         page_id: None,

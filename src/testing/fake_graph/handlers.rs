@@ -30,7 +30,7 @@ async fn send(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     let query = query_of(&req);
     let mut state = data.state();
     state.send_attempts += 1;
-    if let Some(error) = state.send_failures.pop_front() {
+    if let Some(Some(error)) = state.send_failures.pop_front() {
         return fake_error(&mut state, &error);
     }
     let value = serde_json::from_slice::<Value>(&body)

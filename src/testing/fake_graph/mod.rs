@@ -235,7 +235,16 @@ impl FakeGraph {
     /// Queues failures: each of the next calls to `/me/messages` consumes one and answers it,
     /// before any other check. Queued failures add up across calls.
     pub fn fail_next_sends(&self, errors: impl IntoIterator<Item = FakeError>) {
-        self.shared.state().send_failures.extend(errors);
+        self.shared
+            .state()
+            .send_failures
+            .extend(errors.into_iter().map(Some));
+    }
+
+    /// Scripts the next calls to `/me/messages`, one entry each: `None` is answered as usual,
+    /// `Some(error)` with that error. Adds to what is already queued.
+    pub fn script_sends(&self, outcomes: impl IntoIterator<Item = Option<FakeError>>) {
+        self.shared.state().send_failures.extend(outcomes);
     }
 
     /// Waits until at least `n` sends were accepted and returns all of them.
@@ -364,7 +373,7 @@ struct State {
     sent: Vec<Value>,
     rejected: Vec<(Value, String)>,
     send_attempts: usize,
-    send_failures: VecDeque<FakeError>,
+    send_failures: VecDeque<Option<FakeError>>,
     profiles: HashMap<String, Value>,
     profile_errors: HashMap<String, FakeError>,
     profile_calls: usize,

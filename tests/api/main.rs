@@ -1,0 +1,9 @@
+//! Integration tests: the real server on a free port, a real database (SQLite, and Postgres
+//! when `PAGEBOT_TEST_DATABASE_URL` was set at build time), and the fake Graph API.
+//! One binary for all, so they share one build.
+
+mod helpers;
+
+mod cli;
+mod pipeline;
+mod webhook;

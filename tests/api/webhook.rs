@@ -1,0 +1,198 @@
+//! The webhook: verification, signatures, storage, deduplication, malformed bodies.
+
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::*;
+use pagebot::testing::{TEST_APP_SECRET, TEST_VERIFY_TOKEN};
+
+db_test!(
+    verification_echoes_the_challenge_only_for_the_right_token,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        let ok = app
+        .get(&format!(
+            "/webhook?hub.mode=subscribe&hub.verify_token={TEST_VERIFY_TOKEN}&hub.challenge=1158201444"
+        ))
+        .await;
+        assert_eq!(ok.status(), 200);
+        assert!(
+            ok.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        assert_eq!(ok.text().await.unwrap(), "1158201444");
+
+        // The challenge is opaque: not necessarily a number.
+        let opaque = app
+        .get(&format!(
+            "/webhook?hub.mode=subscribe&hub.verify_token={TEST_VERIFY_TOKEN}&hub.challenge=abc-%C3%A4"
+        ))
+        .await;
+        assert_eq!(opaque.text().await.unwrap(), "abc-ä");
+
+        for query in [
+            "/webhook?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+            &format!(
+                "/webhook?hub.mode=unsubscribe&hub.verify_token={TEST_VERIFY_TOKEN}&hub.challenge=1"
+            ),
+            &format!("/webhook?hub.verify_token={TEST_VERIFY_TOKEN}&hub.challenge=1"),
+            "/webhook",
+        ] {
+            assert_eq!(app.get(query).await.status(), 403, "{query}");
+        }
+    }
+);
+
+db_test!(
+    unsigned_or_wrongly_signed_posts_are_refused_and_store_nothing,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        let body = text_message("u1", "m_unsigned", "hi", 1_700_000_000_001);
+
+        let unsigned = app.post_webhook_with(&body, &[]).await;
+        assert_eq!(unsigned.status(), 401);
+
+        let wrong = pagebot::webhook::signature::sign_sha256(b"not-the-secret", &body);
+        let forged = app
+            .post_webhook_with(&body, &[("X-Hub-Signature-256", &wrong)])
+            .await;
+        assert_eq!(forged.status(), 403);
+
+        let garbage = app
+            .post_webhook_with(&body, &[("X-Hub-Signature-256", "sha256=nothex")])
+            .await;
+        assert_eq!(garbage.status(), 403);
+
+        // A valid signature of another body.
+        let other = pagebot::webhook::signature::sign_sha256(TEST_APP_SECRET.as_bytes(), b"{}");
+        let replayed = app
+            .post_webhook_with(&body, &[("X-Hub-Signature-256", &other)])
+            .await;
+        assert_eq!(replayed.status(), 403);
+
+        // sha1 is not accepted unless configured.
+        let sha1 = app
+            .post_webhook_with(
+                &fixture("webhooks/text.json"),
+                &[(
+                    "X-Hub-Signature",
+                    "sha1=5469d97abe5cbd5f8adbec69fd48e6620601b694",
+                )],
+            )
+            .await;
+        assert_eq!(sha1.status(), 401);
+
+        assert!(app.inbox().await.is_empty());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(app.graph.sent().is_empty());
+    }
+);
+
+db_test!(signature_vectors_from_facebook_are_accepted, |db| {
+    let app = TestApp::spawn(db).await;
+    let vectors: Value =
+        serde_json::from_slice(&fixture("signatures.json")).expect("signatures.json");
+    let cases = vectors["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 3);
+    for case in cases {
+        assert_eq!(case["app_secret"], TEST_APP_SECRET);
+        let body = fixture(case["fixture"].as_str().unwrap());
+        let header = case["x_hub_signature_256"].as_str().unwrap();
+        let response = app
+            .post_webhook_with(&body, &[("X-Hub-Signature-256", header)])
+            .await;
+        assert_eq!(response.status(), 200, "{}", case["fixture"]);
+        // The same vector over a body changed by one byte must fail.
+        let mut changed = body.clone();
+        changed.push(b' ');
+        let response = app
+            .post_webhook_with(&changed, &[("X-Hub-Signature-256", header)])
+            .await;
+        assert_eq!(response.status(), 403, "{}", case["fixture"]);
+    }
+    // text.json, text_unicode.json and batched.json: 1 + 1 + 4 events.
+    assert_eq!(app.inbox().await.len(), 6);
+});
+
+db_test!(every_fixture_is_accepted_and_stored_once_per_event, |db| {
+    let app = TestApp::spawn(db).await;
+    let index: Value = serde_json::from_slice(&fixture("webhooks/index.json")).expect("index.json");
+    let expected = index["expected"].as_object().expect("expected");
+    let mut keys = std::collections::BTreeSet::new();
+    for (name, kinds) in expected {
+        let body = fixture(&format!("webhooks/{name}.json"));
+        let response = app.post_webhook(&body).await;
+        assert_eq!(response.status(), 200, "{name}");
+        for item in pagebot::event::parse_envelope(&body).unwrap().items {
+            keys.insert(item.dedupe_key);
+        }
+        assert!(!kinds.as_array().unwrap().is_empty());
+    }
+    let inbox = app.inbox().await;
+    // Fixtures that repeat an event (message_edit reuses text.json's mid only inside its
+    // own key, say) are stored once per distinct event.
+    assert_eq!(inbox.len(), keys.len());
+    assert!(inbox.iter().all(|e| e.status != "malformed"));
+
+    app.wait_until_processed(PATIENCE).await;
+    let inbox = app.inbox().await;
+    let failed: Vec<_> = inbox.iter().filter(|e| e.status != "done").collect();
+    assert!(failed.is_empty(), "not done: {failed:#?}");
+    // Every stored event was classified as index.json says.
+    let mut stored_kinds: Vec<String> = inbox.iter().filter_map(|e| e.kind.clone()).collect();
+    stored_kinds.sort();
+    assert_eq!(stored_kinds.len(), inbox.len());
+    assert!(stored_kinds.contains(&"PERSISTENT_MENU_ONE".to_owned()));
+    assert!(stored_kinds.contains(&"GET_STARTED_BUTTON".to_owned()));
+    assert!(stored_kinds.contains(&"UNKNOWN".to_owned()));
+});
+
+db_test!(
+    a_signed_body_that_is_not_messenger_is_kept_as_malformed,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        for body in [
+            &b"not json at all"[..],
+            br#"{"object":"page","entry":"nope"}"#,
+        ] {
+            let response = app.post_webhook(body).await;
+            assert_eq!(response.status(), 200);
+            // Facebook retries: the same body is not stored twice.
+            assert_eq!(app.post_webhook(body).await.status(), 200);
+        }
+        let inbox = app.inbox().await;
+        assert_eq!(inbox.len(), 2);
+        assert!(inbox.iter().all(|e| e.status == "malformed"));
+        assert_eq!(inbox[0].raw, "not json at all");
+        assert!(inbox[0].last_error.as_deref().unwrap().contains("not json"));
+        assert!(inbox[1].last_error.as_deref().unwrap().contains("entry"));
+    }
+);
+
+db_test!(other_objects_are_acknowledged_and_ignored, |db| {
+    let app = TestApp::spawn(db).await;
+    let body = json!({"object": "instagram", "entry": [{"id": "1", "time": 1, "messaging": [
+        {"sender": {"id": "1"}, "recipient": {"id": "2"}, "timestamp": 1, "message": {"mid": "ig_1", "text": "hi"}}
+    ]}]})
+    .to_string();
+    let response = app.post_webhook(body.as_bytes()).await;
+    assert_eq!(response.status(), 200);
+    assert!(app.inbox().await.is_empty());
+});
+
+db_test!(a_body_over_the_size_limit_is_refused, |db| {
+    let app = TestApp::spawn(db).await;
+    let text = "a".repeat(2 * 1024 * 1024);
+    let body = text_message("u_big", "m_big", &text, 1);
+    let response = app.post_webhook(&body).await;
+    assert_eq!(response.status(), 413);
+    assert!(app.inbox().await.is_empty());
+});
+
+db_test!(health_answers, |db| {
+    let app = TestApp::spawn(db).await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+});
