@@ -34,9 +34,13 @@
 //!   whitelisted_domains: ["https://example.com"]   # at most 50, https only
 //! ```
 //!
-//! Unknown keys, duplicate keys and more than one YAML document are errors. YAML is read with
-//! strict booleans (`true`/`false` only, so `args: { answer: no }` stays the string `"no"`)
-//! and with a budget that refuses alias bombs and absurdly large or deep input.
+//! Unknown keys, duplicate keys and more than one YAML document are errors. `stop` and
+//! `fallback` take only `true` or `false`; in `args`, YAML 1.1 words and numbers with leading
+//! zeros or underscores stay strings (`{ answer: no, code: 007 }` gives `"no"` and `"007"`).
+//! A budget refuses alias bombs and absurdly large or deep input.
+//!
+//! Lines come from serde-saphyr's [`Spanned`] wrapper (the line where a value, list item or
+//! mapping starts) and, for errors the YAML reader raises, from its error location.
 //!
 //! This module depends only on [`crate::event::ReceivingType`] and the policy errors.
 
@@ -176,8 +180,8 @@ impl PolicyDocument {
     /// names, empty chains, sender entries, thread settings limits) is reported all at once,
     /// sorted by line.
     pub fn parse(file: &Path, text: &str) -> Result<Self, PolicyErrors> {
-        let raw: Option<RawDocument> = serde_saphyr::from_str_with_options(text, yaml_options())
-            .map_err(|e| {
+        let raw: Option<Mapping<RawDocument, DocumentMap>> =
+            serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
                 PolicyErrors(vec![PolicyError {
                     line: error_line(&e),
                     ..PolicyError::whole_file(file, yaml_message(&e))
@@ -187,7 +191,7 @@ impl PolicyDocument {
             file,
             errors: Vec::new(),
         };
-        let document = checker.document(file, raw.unwrap_or_default());
+        let document = checker.document(file, raw.map(|r| r.0).unwrap_or_default());
         if checker.errors.is_empty() {
             Ok(document)
         } else {
@@ -298,7 +302,6 @@ fn known_list(names: &[&str]) -> String {
 fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
-            max_reader_input_bytes: Some(4 * 1024 * 1024),
             max_events: 200_000,
             max_aliases: 1_000,
             max_anchors: 1_000,
@@ -381,8 +384,10 @@ where
 }
 
 /// A chain as written: `null` when the key has no value.
-type RawChain = Spanned<Option<List<Spanned<RawLink>, Links>>>;
+type RawChain = Spanned<Option<List<Spanned<Mapping<RawLink, LinkMap>>, LinkList>>>;
 
+/// The file as the YAML reader gives it: shapes checked, nothing else. The `Raw*` types keep
+/// [`Spanned`] values for the lines; the [`Checker`] turns them into the public specs.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawDocument {
@@ -391,7 +396,7 @@ struct RawDocument {
     #[serde(default)]
     routes: Option<Pairs<Spanned<String>, RawChain>>,
     #[serde(default)]
-    thread_settings: Option<RawThreadSettings>,
+    thread_settings: Option<Mapping<RawThreadSettings, ThreadSettingsMap>>,
 }
 
 #[derive(Deserialize)]
@@ -399,29 +404,29 @@ struct RawDocument {
 struct RawLink {
     #[serde(default)]
     handler: Option<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     args: Option<Spanned<serde_json::Value>>,
+    #[serde(default, deserialize_with = "present")]
+    senders: Option<List<Spanned<serde_json::Value>, SenderList>>,
     #[serde(default)]
-    senders: Option<List<Spanned<serde_json::Value>, Senders>>,
+    stop: Flag,
     #[serde(default)]
-    stop: bool,
-    #[serde(default)]
-    fallback: bool,
+    fallback: Flag,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawThreadSettings {
     #[serde(default)]
-    get_started: Option<Spanned<RawGetStarted>>,
+    get_started: Option<Mapping<RawGetStarted, GetStartedMap>>,
     #[serde(default)]
     greeting: Option<Spanned<String>>,
     #[serde(default)]
-    persistent_menu: Option<List<Spanned<RawMenuItem>, MenuItems>>,
+    persistent_menu: Option<List<Spanned<Mapping<RawMenuItem, MenuItemMap>>, MenuItemList>>,
     #[serde(default)]
-    ice_breakers: Option<List<Spanned<RawIceBreaker>, IceBreakers>>,
+    ice_breakers: Option<List<Spanned<Mapping<RawIceBreaker, IceBreakerMap>>, IceBreakerList>>,
     #[serde(default)]
-    whitelisted_domains: Option<List<Spanned<String>, Domains>>,
+    whitelisted_domains: Option<List<Spanned<String>, DomainList>>,
 }
 
 #[derive(Deserialize)]
@@ -453,27 +458,138 @@ struct RawIceBreaker {
     payload: Spanned<String>,
 }
 
-/// What a [`List`] is a list of, for the message when it is something else.
-trait ListOf {
-    /// Completes "expected ...".
+/// What a value should have been, for the message when it is something else: serde-saphyr's
+/// own ("expected mapping start") does not say which part of the policy is wrong.
+trait Expected {
+    /// Completes "invalid type: ..., expected ...".
     const EXPECTED: &'static str;
 }
 
-macro_rules! list_of {
+macro_rules! expected {
     ($($name:ident => $expected:literal;)*) => {$(
         struct $name;
-        impl ListOf for $name {
+        impl Expected for $name {
             const EXPECTED: &'static str = $expected;
         }
     )*};
 }
 
-list_of! {
-    Links => "a list of links, each starting with `- handler:`";
-    Senders => "a list of senders, each like `- text: { message: hello }`";
-    MenuItems => "a list of menu items, each like `- { type: postback, title: id, payload: P }`";
-    IceBreakers => "a list of ice breakers, each like `- { question: id, payload: P }`";
-    Domains => "a list of https:// URLs";
+expected! {
+    DocumentMap => "a mapping with the keys default, routes and thread_settings";
+    LinkList => "a list of links, each starting with `- handler:`";
+    LinkMap => "a link, a mapping like `- handler: name`";
+    SenderList => "a list of senders, each like `- text: { message: hello }`";
+    ThreadSettingsMap => "a mapping of thread settings (get_started, greeting, persistent_menu, \
+                          ice_breakers, whitelisted_domains)";
+    GetStartedMap => "a mapping like `get_started: { payload: GET_STARTED }`";
+    MenuItemList => "a list of menu items, each like `- { type: postback, title: id, payload: P }`";
+    MenuItemMap => "a menu item like `{ type: postback, title: id, payload: P }`";
+    IceBreakerList => "a list of ice breakers, each like `- { question: id, payload: P }`";
+    IceBreakerMap => "an ice breaker like `{ question: id, payload: P }`";
+    DomainList => "a list of https:// URLs";
+}
+
+/// A mapping read into `T` (a derived struct) whose "wrong type" error names what it should be
+/// (`E`).
+struct Mapping<T, E>(T, PhantomData<E>);
+
+impl<T: Default, E> Default for Mapping<T, E> {
+    fn default() -> Self {
+        Self(T::default(), PhantomData)
+    }
+}
+
+impl<'de, T, E> Deserialize<'de> for Mapping<T, E>
+where
+    T: Deserialize<'de>,
+    E: Expected,
+{
+    fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
+    where
+        D: de::Deserializer<'de>,
+    {
+        struct MappingVisitor<T, E>(PhantomData<(T, E)>);
+
+        impl<'de, T, E> de::Visitor<'de> for MappingVisitor<T, E>
+        where
+            T: Deserialize<'de>,
+            E: Expected,
+        {
+            type Value = Mapping<T, E>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(E::EXPECTED)
+            }
+
+            fn visit_map<A>(self, map: A) -> Result<Self::Value, A::Error>
+            where
+                A: de::MapAccess<'de>,
+            {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|value| Mapping(value, PhantomData))
+            }
+
+            fn visit_unit<Er>(self) -> Result<Self::Value, Er>
+            where
+                Er: de::Error,
+            {
+                Err(Er::invalid_type(de::Unexpected::Other("null"), &self))
+            }
+
+            fn visit_none<Er>(self) -> Result<Self::Value, Er>
+            where
+                Er: de::Error,
+            {
+                self.visit_unit()
+            }
+        }
+
+        deserializer.deserialize_any(MappingVisitor(PhantomData))
+    }
+}
+
+/// `stop:` and `fallback:`: `true` or `false`, nothing else (not `yes`, not `"true"`).
+#[derive(Default)]
+struct Flag(bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
+    where
+        D: de::Deserializer<'de>,
+    {
+        struct FlagVisitor;
+
+        impl de::Visitor<'_> for FlagVisitor {
+            type Value = Flag;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true or false")
+            }
+
+            fn visit_bool<E>(self, value: bool) -> Result<Flag, E>
+            where
+                E: de::Error,
+            {
+                Ok(Flag(value))
+            }
+
+            fn visit_unit<E>(self) -> Result<Flag, E>
+            where
+                E: de::Error,
+            {
+                Err(E::invalid_type(de::Unexpected::Other("null"), &self))
+            }
+
+            fn visit_none<E>(self) -> Result<Flag, E>
+            where
+                E: de::Error,
+            {
+                self.visit_unit()
+            }
+        }
+
+        deserializer.deserialize_any(FlagVisitor)
+    }
 }
 
 /// A YAML sequence whose "wrong type" error names what it should hold (`L`), instead of the
@@ -489,7 +605,7 @@ impl<T, L> Default for List<T, L> {
 impl<'de, T, L> Deserialize<'de> for List<T, L>
 where
     T: Deserialize<'de>,
-    L: ListOf,
+    L: Expected,
 {
     fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
     where
@@ -500,7 +616,7 @@ where
         impl<'de, T, L> de::Visitor<'de> for ListVisitor<T, L>
         where
             T: Deserialize<'de>,
-            L: ListOf,
+            L: Expected,
         {
             type Value = List<T, L>;
 
@@ -517,6 +633,20 @@ where
                     items.push(item);
                 }
                 Ok(List(items, PhantomData))
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E>
+            where
+                E: de::Error,
+            {
+                Err(E::invalid_type(de::Unexpected::Other("null"), &self))
+            }
+
+            fn visit_none<E>(self) -> Result<Self::Value, E>
+            where
+                E: de::Error,
+            {
+                self.visit_unit()
             }
         }
 
@@ -613,14 +743,13 @@ impl Checker<'_> {
                     None
                 }
             };
-            let empty_line = line;
-            let links = self.chain_at(&format!("route {}", name.value), chain, empty_line);
+            let links = self.chain_at(&format!("route {}", name.value), chain, line);
             if let Some(kind) = kind {
                 routes.push((kind, links));
             }
         }
         let thread_settings = match raw.thread_settings {
-            Some(settings) => self.thread_settings(settings),
+            Some(settings) => self.thread_settings(settings.0),
             None => ThreadSettingsSpec::default(),
         };
         PolicyDocument {
@@ -645,9 +774,9 @@ impl Checker<'_> {
         links.into_iter().filter_map(|l| self.link(l)).collect()
     }
 
-    fn link(&mut self, raw: Spanned<RawLink>) -> Option<LinkSpec> {
+    fn link(&mut self, raw: Spanned<Mapping<RawLink, LinkMap>>) -> Option<LinkSpec> {
         let item_line = line_of(&raw);
-        let raw = raw.value;
+        let raw = raw.value.0;
         let Some(handler) = raw.handler else {
             self.error(item_line, "link has no handler (write `- handler: name`)");
             return None;
@@ -681,8 +810,8 @@ impl Checker<'_> {
             handler,
             args,
             senders,
-            stop: raw.stop,
-            fallback: raw.fallback,
+            stop: raw.stop.0,
+            fallback: raw.fallback.0,
             line,
             args_line,
         })
@@ -752,7 +881,7 @@ impl Checker<'_> {
     fn thread_settings(&mut self, raw: RawThreadSettings) -> ThreadSettingsSpec {
         let mut spec = ThreadSettingsSpec::default();
         if let Some(get_started) = raw.get_started {
-            let payload = get_started.value.payload;
+            let payload = get_started.0.payload;
             let line = line_of(&payload);
             self.payload("get_started payload", &payload.value, line);
             spec.get_started = Some(Located {
@@ -796,7 +925,7 @@ impl Checker<'_> {
         }
         for (i, raw) in ice_breakers.into_iter().enumerate() {
             let line = line_of(&raw);
-            let raw = raw.value;
+            let raw = raw.value.0;
             let what = format!("ice_breakers item {}", i + 1);
             self.message_id(&format!("{what} question"), &raw.question.value, line);
             self.payload(
@@ -849,9 +978,13 @@ impl Checker<'_> {
         spec
     }
 
-    fn menu_item(&mut self, number: usize, raw: Spanned<RawMenuItem>) -> Option<MenuItemSpec> {
+    fn menu_item(
+        &mut self,
+        number: usize,
+        raw: Spanned<Mapping<RawMenuItem, MenuItemMap>>,
+    ) -> Option<MenuItemSpec> {
         let line = line_of(&raw);
-        let raw = raw.value;
+        let raw = raw.value.0;
         let what = format!("persistent_menu item {number}");
         let kind = raw.kind.as_ref().map(|k| k.value.as_str());
         if raw.call_to_actions.is_some() || kind == Some("nested") {
