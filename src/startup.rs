@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::context::Services;
 use crate::graph::{GraphClient, GraphError, GraphSettings};
 use crate::i18n::{I18nError, Locales};
-use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::pipeline::{Bot, Pipeline, PipelineSettings};
 use crate::policy::{Policy, PolicyErrors};
 use crate::registry::{DuplicateNames, Registry};
 use crate::store::{Store, StoreError};
@@ -78,9 +78,34 @@ impl StopHandle {
     }
 }
 
+/// Loads the policy and locales again and, if they are valid, puts them in force.
+#[derive(Clone)]
+pub struct ReloadHandle {
+    pipeline: Pipeline,
+    registry: Arc<Registry>,
+    policy: std::path::PathBuf,
+    locales: std::path::PathBuf,
+    default_locale: String,
+}
+
+impl ReloadHandle {
+    /// Reloads; on any error the running version stays in force and the error is returned.
+    pub fn reload(&self) -> Result<(), StartError> {
+        let (locales, policy) = load_bot(
+            &self.registry,
+            &self.policy,
+            &self.locales,
+            &self.default_locale,
+        )?;
+        self.pipeline.replace_bot(Bot { policy, locales });
+        Ok(())
+    }
+}
+
 /// A built, not yet running, pagebot server.
 pub struct Application {
     port: u16,
+    reload: ReloadHandle,
     server: Server,
     pipeline: Pipeline,
     shutdown: Arc<watch::Sender<bool>>,
@@ -124,12 +149,12 @@ impl Application {
         let services = Arc::new(Services {
             store: store.clone(),
             graph,
-            locales,
+            locales: locales.clone(),
             profile_ttl: settings.profile_ttl,
         });
         let pipeline = Pipeline::new(
             services,
-            policy,
+            Bot { policy, locales },
             PipelineSettings {
                 workers: settings.workers,
                 max_attempts: settings.max_attempts,
@@ -172,8 +197,16 @@ impl Application {
         let (shutdown, _) = watch::channel(false);
         let shutdown = Arc::new(shutdown);
         log::info!("pagebot listening on port {port}");
+        let reload = ReloadHandle {
+            pipeline: pipeline.clone(),
+            registry: Arc::new(registry),
+            policy: settings.policy.clone(),
+            locales: settings.locales.clone(),
+            default_locale: settings.default_locale.clone(),
+        };
         Ok(Self {
             port,
+            reload,
             server,
             pipeline,
             shutdown,
@@ -193,15 +226,23 @@ impl Application {
         }
     }
 
+    /// A handle that reloads the policy and locales (what SIGHUP does).
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reload.clone()
+    }
+
     /// The pipeline, to wake or drain it.
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }
 
     /// Serves until the server stops (SIGINT/SIGTERM), then lets in-flight events finish.
+    /// SIGHUP reloads the policy and locales; a bad reload is logged and changes nothing.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.pipeline.clone().run(self.shutdown.subscribe()));
+        let reloader = tokio::spawn(reload_on_sighup(self.reload.clone()));
         let result = self.server.await;
+        reloader.abort();
         let _ = self.shutdown.send(true);
         if let Err(e) = worker.await {
             log::error!("pipeline task ended abnormally: {e}");
@@ -209,3 +250,24 @@ impl Application {
         result
     }
 }
+
+#[cfg(unix)]
+async fn reload_on_sighup(reload: ReloadHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        log::warn!("cannot listen for SIGHUP: reloading is off");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let reload = reload.clone();
+        let outcome = tokio::task::spawn_blocking(move || reload.reload()).await;
+        match outcome {
+            Ok(Ok(())) => log::info!("SIGHUP: policy and locales reloaded"),
+            Ok(Err(e)) => log::error!("SIGHUP: reload refused, the running version stays:\n{e}"),
+            Err(e) => log::error!("SIGHUP: reload task failed: {e}"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_reload: ReloadHandle) {}

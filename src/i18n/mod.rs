@@ -3,9 +3,10 @@
 //! Texts in routing.yaml are Fluent message ids; [`Locales::format`] resolves one in the
 //! user's locale and falls back to the default locale.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
@@ -57,7 +58,11 @@ pub enum I18nError {
 pub struct Locales {
     default: LanguageIdentifier,
     bundles: Vec<(LanguageIdentifier, FluentBundle<FluentResource>)>,
+    fallbacks_logged: Mutex<HashSet<(String, String)>>,
 }
+
+/// Bounds the memory spent remembering logged fallbacks (locales come from users).
+const MAX_LOGGED_FALLBACKS: usize = 10_000;
 
 impl fmt::Debug for Locales {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -166,7 +171,24 @@ impl Locales {
         if !problems.is_empty() {
             return Err(I18nError::Syntax(problems));
         }
-        Ok(Self { default, bundles })
+        Ok(Self {
+            default,
+            bundles,
+            fallbacks_logged: Mutex::default(),
+        })
+    }
+
+    /// Logs, once per locale and message, that a message fell back to another locale.
+    fn note_fallback(&self, locale: &str, id: &str) {
+        let Ok(mut logged) = self.fallbacks_logged.lock() else {
+            return;
+        };
+        if logged.len() < MAX_LOGGED_FALLBACKS && logged.insert((locale.to_owned(), id.to_owned()))
+        {
+            log::warn!(
+                "message \"{id}\" is missing for locale {locale}: another locale's text is used"
+            );
+        }
     }
 
     /// The default locale.
@@ -189,9 +211,17 @@ impl Locales {
         id: &str,
         args: &BTreeMap<String, String>,
     ) -> Result<String, I18nError> {
-        let bundle = self
-            .candidates(locale)
-            .find(|b| b.has_message(id))
+        let mut candidates = self.candidates(locale);
+        let first = candidates.next();
+        let bundle = first
+            .filter(|b| b.has_message(id))
+            .or_else(|| {
+                let fallback = candidates.find(|b| b.has_message(id));
+                if let (Some(wanted), Some(_)) = (locale, fallback) {
+                    self.note_fallback(wanted, id);
+                }
+                fallback
+            })
             .ok_or_else(|| I18nError::UnknownMessage(id.to_owned()))?;
         let pattern = bundle
             .get_message(id)
@@ -221,25 +251,35 @@ impl Locales {
     }
 
     /// Bundles to try for `locale`, best first; the default is always last.
+    ///
+    /// `zh-Hant-TW` finds `zh-TW`, `fr-CA` finds `fr` (or another `fr-*`); anything else
+    /// gets the default locale.
     fn candidates<'a>(
         &'a self,
         locale: Option<&str>,
     ) -> impl Iterator<Item = &'a FluentBundle<FluentResource>> + 'a {
-        let wanted: Option<LanguageIdentifier> =
-            locale.and_then(|l| l.replace('_', "-").parse().ok());
-        let exact = wanted
-            .as_ref()
-            .and_then(|w| self.bundles.iter().find(|(l, _)| l == w));
-        let same_language = wanted.as_ref().and_then(|w| {
-            self.bundles
-                .iter()
-                .find(|(l, _)| l.language == w.language && Some(l) != exact.map(|(e, _)| e))
-        });
-        exact
+        let requested: Vec<LanguageIdentifier> = locale
+            .and_then(|l| l.replace('_', "-").parse().ok())
             .into_iter()
-            .chain(same_language)
-            .chain(self.bundles.first())
-            .map(|(_, b)| b)
+            .collect();
+        let available: Vec<&LanguageIdentifier> = self.bundles.iter().map(|(l, _)| l).collect();
+        let chosen: Vec<usize> = if requested.is_empty() {
+            Vec::new()
+        } else {
+            fluent_langneg::negotiate_languages(
+                &requested,
+                &available,
+                Some(&&self.default),
+                fluent_langneg::NegotiationStrategy::Filtering,
+            )
+            .into_iter()
+            .filter_map(|lang| self.bundles.iter().position(|(l, _)| l == *lang))
+            .collect()
+        };
+        chosen
+            .into_iter()
+            .chain(std::iter::once(0))
+            .filter_map(|i| self.bundles.get(i).map(|(_, b)| b))
     }
 }
 
@@ -299,6 +339,30 @@ mod tests {
                 .unwrap(),
             "Hello Ann!"
         );
+    }
+
+    #[test]
+    fn locales_are_negotiated() {
+        let l = Locales::from_sources(
+            "en-US".parse().unwrap(),
+            vec![
+                ("en-US".into(), vec![("a".into(), "m = en-US\n".into())]),
+                ("zh-TW".into(), vec![("b".into(), "m = zh-TW\n".into())]),
+                ("fr".into(), vec![("c".into(), "m = fr\n".into())]),
+            ],
+        )
+        .unwrap();
+        for (asked, got) in [
+            (Some("zh-Hant-TW"), "zh-TW"),
+            (Some("zh_TW"), "zh-TW"),
+            (Some("fr-CA"), "fr"),
+            (Some("fr_FR"), "fr"),
+            (Some("de_DE"), "en-US"),
+            (Some("not a locale!"), "en-US"),
+            (None, "en-US"),
+        ] {
+            assert_eq!(l.format(asked, "m", &args(&[])).unwrap(), got, "{asked:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub use process::{Outcome, process_event};
 pub use retry::backoff;
 
 use crate::context::Services;
+use crate::i18n::Locales;
 use crate::policy::Policy;
 use crate::store::{StoreError, inbox, now_ms};
 
@@ -34,11 +35,20 @@ pub struct PipelineSettings {
     pub poll_interval: Duration,
 }
 
+/// The policy and texts in force; replaced whole on reload, read whole per event.
+#[derive(Debug)]
+pub struct Bot {
+    /// The routing policy.
+    pub policy: Arc<Policy>,
+    /// The Fluent bundles.
+    pub locales: Arc<Locales>,
+}
+
 /// The event processor: cheap to clone, shared by the webhook (to wake it) and the worker.
 #[derive(Clone)]
 pub struct Pipeline {
     services: Arc<Services>,
-    policy: Arc<Policy>,
+    bot: Arc<arc_swap::ArcSwap<Bot>>,
     settings: PipelineSettings,
     wake: Arc<Notify>,
 }
@@ -52,14 +62,36 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline over `services` routing with `policy`.
-    pub fn new(services: Arc<Services>, policy: Arc<Policy>, settings: PipelineSettings) -> Self {
+    /// A pipeline over `services` routing with `bot`'s policy.
+    pub fn new(services: Arc<Services>, bot: Bot, settings: PipelineSettings) -> Self {
         Self {
             services,
-            policy,
+            bot: Arc::new(arc_swap::ArcSwap::from_pointee(bot)),
             settings,
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Replaces the policy and texts; events already running finish with the old ones.
+    pub fn replace_bot(&self, bot: Bot) {
+        self.bot.store(Arc::new(bot));
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.bot.load().policy.clone()
+    }
+
+    /// The services with the locales in force.
+    fn services_now(&self) -> Arc<Services> {
+        let bot = self.bot.load();
+        if Arc::ptr_eq(&bot.locales, &self.services.locales) {
+            return self.services.clone();
+        }
+        Arc::new(Services {
+            locales: bot.locales.clone(),
+            ..(*self.services).clone()
+        })
     }
 
     /// Tells the worker that new events were stored.
@@ -86,8 +118,8 @@ impl Pipeline {
                             in_flight.spawn(async move {
                                 let id = event.id;
                                 let outcome = process_event(
-                                    &pipeline.services,
-                                    &pipeline.policy,
+                                    &pipeline.services_now(),
+                                    &pipeline.bot.load().policy,
                                     event,
                                     pipeline.settings.max_attempts,
                                 )
@@ -145,8 +177,8 @@ impl Pipeline {
                 let pipeline = self.clone();
                 set.spawn(async move {
                     process_event(
-                        &pipeline.services,
-                        &pipeline.policy,
+                        &pipeline.services_now(),
+                        &pipeline.bot.load().policy,
                         event,
                         pipeline.settings.max_attempts,
                     )

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod binary;
 mod cli;
 mod pipeline;
 mod webhook;
