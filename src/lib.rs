@@ -22,6 +22,7 @@ pub mod event;
 pub mod graph;
 pub mod handlers;
 pub mod i18n;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod registry;

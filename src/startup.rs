@@ -15,6 +15,7 @@ use crate::config::Settings;
 use crate::context::Services;
 use crate::graph::{GraphClient, GraphError, GraphSettings};
 use crate::i18n::{I18nError, Locales};
+use crate::metrics::Metrics;
 use crate::pipeline::{Bot, Pipeline, PipelineSettings};
 use crate::policy::{Policy, PolicyErrors};
 use crate::registry::{DuplicateNames, Registry};
@@ -152,9 +153,11 @@ impl Application {
             locales: locales.clone(),
             profile_ttl: settings.profile_ttl,
         });
+        let metrics = Arc::new(Metrics::new());
         let pipeline = Pipeline::new(
             services,
             Bot { policy, locales },
+            metrics.clone(),
             PipelineSettings {
                 workers: settings.workers,
                 max_attempts: settings.max_attempts,
@@ -172,6 +175,7 @@ impl Application {
             accept_sha1: settings.accept_sha1,
             store,
             pipeline: pipeline.clone(),
+            metrics,
         });
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind,

@@ -19,6 +19,7 @@ pub use retry::backoff;
 
 use crate::context::Services;
 use crate::i18n::Locales;
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::store::{StoreError, inbox, now_ms};
 
@@ -49,6 +50,7 @@ pub struct Bot {
 pub struct Pipeline {
     services: Arc<Services>,
     bot: Arc<arc_swap::ArcSwap<Bot>>,
+    metrics: Arc<Metrics>,
     settings: PipelineSettings,
     wake: Arc<Notify>,
 }
@@ -63,9 +65,15 @@ impl std::fmt::Debug for Pipeline {
 
 impl Pipeline {
     /// A pipeline over `services` routing with `bot`'s policy.
-    pub fn new(services: Arc<Services>, bot: Bot, settings: PipelineSettings) -> Self {
+    pub fn new(
+        services: Arc<Services>,
+        bot: Bot,
+        metrics: Arc<Metrics>,
+        settings: PipelineSettings,
+    ) -> Self {
         Self {
             services,
+            metrics,
             bot: Arc::new(arc_swap::ArcSwap::from_pointee(bot)),
             settings,
             wake: Arc::new(Notify::new()),
@@ -120,6 +128,7 @@ impl Pipeline {
                                 let outcome = process_event(
                                     &pipeline.services_now(),
                                     &pipeline.bot.load().policy,
+                                    &pipeline.metrics,
                                     event,
                                     pipeline.settings.max_attempts,
                                 )
@@ -179,6 +188,7 @@ impl Pipeline {
                     process_event(
                         &pipeline.services_now(),
                         &pipeline.bot.load().policy,
+                        &pipeline.metrics,
                         event,
                         pipeline.settings.max_attempts,
                     )

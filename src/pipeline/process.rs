@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 
 use crate::context::{Context, Event, Outgoing, Services};
 use crate::event::{Messaging, ReceivingType, classify};
+use std::time::Instant;
+
 use crate::graph::GraphError;
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::inbox::{self, InboxEvent, Status};
@@ -46,12 +49,13 @@ impl From<StoreError> for Stop {
 pub async fn process_event(
     services: &std::sync::Arc<Services>,
     policy: &Policy,
+    metrics: &Metrics,
     row: InboxEvent,
     max_attempts: i32,
 ) -> Outcome {
     let id = row.id;
     let attempts = row.attempts;
-    let (kind, result) = run(services, policy, row).await;
+    let (kind, result) = run(services, policy, metrics, row).await;
     let kind_name = kind.map(ReceivingType::as_str);
     let outcome = match result {
         Ok(sent) => Outcome::Done {
@@ -62,15 +66,23 @@ pub async fn process_event(
         Err(Stop::Passing(e)) if attempts >= max_attempts => Outcome::Dead(e),
         Err(Stop::Passing(e)) => Outcome::Retry(e),
     };
-    let kind_label = kind_name.unwrap_or("?");
+    let kind_label = kind_name.unwrap_or("UNPARSED");
     match &outcome {
-        Outcome::Done { sent, .. } => log::info!("event {id} {kind_label}: done, {sent} sent"),
-        Outcome::Failed(e) => log::error!("event {id} {kind_label}: failed: {e}"),
+        Outcome::Done { sent, .. } => {
+            metrics.processed(kind_label);
+            log::info!("event {id} {kind_label}: done, {sent} sent");
+        }
+        Outcome::Failed(e) => {
+            metrics.failed(kind_label);
+            log::error!("event {id} {kind_label}: failed: {e}");
+        }
         Outcome::Retry(e) => {
-            log::warn!("event {id} {kind_label}: attempt {attempts} failed, will retry: {e}")
+            metrics.retried(kind_label);
+            log::warn!("event {id} {kind_label}: attempt {attempts} failed, will retry: {e}");
         }
         Outcome::Dead(e) => {
-            log::error!("event {id} {kind_label}: dead after {attempts} attempts: {e}")
+            metrics.dead(kind_label);
+            log::error!("event {id} {kind_label}: dead after {attempts} attempts: {e}");
         }
     }
     let record = outcome.clone();
@@ -101,6 +113,7 @@ pub async fn process_event(
 async fn run(
     services: &std::sync::Arc<Services>,
     policy: &Policy,
+    metrics: &Metrics,
     row: InboxEvent,
 ) -> (Option<ReceivingType>, Result<usize, Stop>) {
     let messaging: Messaging = match serde_json::from_str(&row.raw) {
@@ -122,10 +135,15 @@ async fn run(
         messaging,
     };
     let mut cx = Context::new(event, services.clone());
-    (Some(kind), run_chains(&mut cx, policy, kind).await)
+    (Some(kind), run_chains(&mut cx, policy, metrics, kind).await)
 }
 
-async fn run_chains(cx: &mut Context, policy: &Policy, kind: ReceivingType) -> Result<usize, Stop> {
+async fn run_chains(
+    cx: &mut Context,
+    policy: &Policy,
+    metrics: &Metrics,
+    kind: ReceivingType,
+) -> Result<usize, Stop> {
     let event_id = cx.event.inbox_id;
     let already_sent: BTreeSet<i32> = cx
         .store()
@@ -144,7 +162,10 @@ async fn run_chains(cx: &mut Context, policy: &Policy, kind: ReceivingType) -> R
             if !link.handler.should_handle(cx) {
                 continue;
             }
-            if let Err(e) = link.handler.handle(cx).await {
+            let started = Instant::now();
+            let handled = link.handler.handle(cx).await;
+            metrics.handler_time(&link.handler_name, started.elapsed());
+            if let Err(e) = handled {
                 let message = format!("handler {} (line {}): {e}", link.handler_name, link.line);
                 return Err(if e.is_retryable() {
                     Stop::Passing(message)
@@ -169,7 +190,7 @@ async fn run_chains(cx: &mut Context, policy: &Policy, kind: ReceivingType) -> R
                     if already_sent.contains(&this) {
                         continue;
                     }
-                    deliver(cx, this, message).await?;
+                    deliver(cx, metrics, this, message).await?;
                     sent += 1;
                 }
             }
@@ -182,9 +203,11 @@ async fn run_chains(cx: &mut Context, policy: &Policy, kind: ReceivingType) -> R
 }
 
 /// Sends one message and records the attempt, whatever its outcome.
-async fn deliver(cx: &Context, seq: i32, message: Outgoing) -> Result<(), Stop> {
+async fn deliver(cx: &Context, metrics: &Metrics, seq: i32, message: Outgoing) -> Result<(), Stop> {
     let event_id = cx.event.inbox_id;
+    let started = Instant::now();
     let result = cx.graph().send(&message.body).await;
+    metrics.graph_send_time(started.elapsed());
     let mut record = NewDelivery {
         event_id,
         seq,
@@ -204,6 +227,7 @@ async fn deliver(cx: &Context, seq: i32, message: Outgoing) -> Result<(), Stop> 
             None
         }
         Err(e) => {
+            metrics.graph_error(error_label(e));
             record.status = deliveries::FAILED.to_owned();
             record.error_code = e.code();
             record.error_subcode = e.subcode();
@@ -218,6 +242,15 @@ async fn deliver(cx: &Context, seq: i32, message: Outgoing) -> Result<(), Stop> 
     match stop {
         None => Ok(()),
         Some(stop) => Err(stop),
+    }
+}
+
+/// A bounded label for a Graph error.
+fn error_label(e: &GraphError) -> String {
+    match (e.code(), e.http_status()) {
+        (Some(code), _) => code.to_string(),
+        (None, Some(status)) => format!("http_{status}"),
+        (None, None) => "transport".to_owned(),
     }
 }
 

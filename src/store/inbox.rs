@@ -111,17 +111,21 @@ pub struct NewInboxEvent {
 }
 
 /// Stores a whole delivery's items in one transaction; a dedupe key seen before is skipped.
-/// Returns how many rows were new.
-pub fn insert_batch(conn: &mut DbConn, events: &[NewInboxEvent]) -> Result<usize, StoreError> {
+/// Returns the dedupe keys of the rows that were new.
+pub fn insert_batch(
+    conn: &mut DbConn,
+    events: &[NewInboxEvent],
+) -> Result<Vec<String>, StoreError> {
     if events.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     write_transaction(conn, |conn| {
         let inserted = per_backend!(conn, c => diesel::insert_into(inbox_events::table)
             .values(events)
             .on_conflict(inbox_events::dedupe_key)
             .do_nothing()
-            .execute(c))?;
+            .returning(inbox_events::dedupe_key)
+            .get_results::<String>(c))?;
         Ok(inserted)
     })
 }
@@ -255,6 +259,16 @@ pub fn next_due(conn: &mut DbConn) -> Result<Option<i64>, StoreError> {
     Ok(e::inbox_events
         .filter(e::status.eq(Status::Pending.as_str()))
         .select(min(e::available_at))
+        .first(conn)?)
+}
+
+/// When the oldest pending event arrived (epoch ms), if any is pending.
+pub fn oldest_pending(conn: &mut DbConn) -> Result<Option<i64>, StoreError> {
+    use diesel::dsl::min;
+    use inbox_events::dsl as e;
+    Ok(e::inbox_events
+        .filter(e::status.eq(Status::Pending.as_str()))
+        .select(min(e::received_at))
         .first(conn)?)
 }
 

@@ -12,7 +12,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::event::{MalformedBody, parse_envelope};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::event::{MalformedBody, Messaging, ReceivingType, classify, parse_envelope};
+use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::store::{NewInboxEvent, Status, Store, inbox, now_ms};
 
@@ -29,13 +33,17 @@ pub struct WebhookState {
     pub store: Store,
     /// Woken after each commit.
     pub pipeline: Pipeline,
+    /// Counters for /metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Registers the routes on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhook", web::get().to(verify))
         .route("/webhook", web::post().to(receive))
-        .route("/healthz", web::get().to(healthz));
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
 }
 
 #[derive(Deserialize)]
@@ -111,42 +119,57 @@ async fn receive(
             );
             return HttpResponse::Ok().body("IGNORED");
         }
-        Ok(envelope) => envelope
-            .items
-            .into_iter()
-            .map(|item| NewInboxEvent {
-                dedupe_key: item.dedupe_key,
-                page_id: item.page_id,
-                psid: item.sender,
-                event_time: item.timestamp.unwrap_or(received_at),
-                standby: i32::from(item.standby),
-                kind: None,
-                raw: item.raw.to_string(),
-                status: Status::Pending.as_str().to_owned(),
-                attempts: 0,
-                last_error: None,
-                available_at: received_at,
-                locked_until: None,
-                received_at,
-                finished_at: None,
-            })
-            .collect(),
+        Ok(envelope) => {
+            let policy = state.pipeline.policy();
+            envelope
+                .items
+                .into_iter()
+                .map(|item| {
+                    // Classified here for the inbox and the metrics; the worker classifies
+                    // again with the policy in force when it runs.
+                    let kind = Messaging::deserialize(&item.raw)
+                        .map(|m| classify(&m, policy.classify_config()))
+                        .unwrap_or(ReceivingType::Unknown);
+                    NewInboxEvent {
+                        dedupe_key: item.dedupe_key,
+                        page_id: item.page_id,
+                        psid: item.sender,
+                        event_time: item.timestamp.unwrap_or(received_at),
+                        standby: i32::from(item.standby),
+                        kind: Some(kind.as_str().to_owned()),
+                        raw: item.raw.to_string(),
+                        status: Status::Pending.as_str().to_owned(),
+                        attempts: 0,
+                        last_error: None,
+                        available_at: received_at,
+                        locked_until: None,
+                        received_at,
+                        finished_at: None,
+                    }
+                })
+                .collect()
+        }
         Err(e) => vec![malformed_row(&body, &e, received_at)],
     };
     let count = rows.len();
+    let kinds: Vec<(String, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.dedupe_key.clone(), r.kind.clone()))
+        .collect();
     let stored = state
         .store
         .run(move |conn| inbox::insert_batch(conn, &rows))
         .await;
     match stored {
         Ok(inserted) => {
-            if inserted < count {
+            count_ingress(&state.metrics, &kinds, &inserted);
+            if inserted.len() < count {
                 log::info!(
                     "webhook: {} of {count} items were duplicates",
-                    count - inserted
+                    count - inserted.len()
                 );
             }
-            if inserted > 0 {
+            if !inserted.is_empty() {
                 state.pipeline.wake();
             }
             HttpResponse::Ok().body("EVENT_RECEIVED")
@@ -156,6 +179,25 @@ async fn receive(
             log::error!("webhook: could not store {count} items: {e}");
             HttpResponse::ServiceUnavailable().finish()
         }
+    }
+}
+
+/// Counts stored and duplicate items by kind.
+fn count_ingress(metrics: &Metrics, items: &[(String, Option<String>)], inserted: &[String]) {
+    let inserted: HashSet<&str> = inserted.iter().map(String::as_str).collect();
+    let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
+    for (key, kind) in items {
+        let entry = counts
+            .entry(kind.as_deref().unwrap_or("MALFORMED"))
+            .or_default();
+        if inserted.contains(key.as_str()) {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    for (kind, (stored, duplicates)) in counts {
+        metrics.ingress(kind, stored, duplicates);
     }
 }
 
@@ -184,4 +226,37 @@ fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInb
 /// `GET /healthz`: the process answers.
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().body("ok")
+}
+
+/// `GET /readyz`: the database answers (the policy is loaded, or the server would not run).
+async fn readyz(state: web::Data<WebhookState>) -> HttpResponse {
+    match state.store.run(inbox::stats).await {
+        Ok(_) => HttpResponse::Ok().body("ready"),
+        Err(e) => {
+            log::warn!("readiness check failed: {e}");
+            HttpResponse::ServiceUnavailable().body("database unreachable")
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(state: web::Data<WebhookState>) -> HttpResponse {
+    let inbox = state
+        .store
+        .run(|conn| Ok((inbox::stats(conn)?, inbox::oldest_pending(conn)?)))
+        .await;
+    match inbox {
+        Ok((stats, oldest)) => {
+            let age = oldest.map(|at| {
+                std::time::Duration::from_millis(u64::try_from(now_ms() - at).unwrap_or(0))
+            });
+            HttpResponse::Ok()
+                .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+                .body(state.metrics.render(&stats, age))
+        }
+        Err(e) => {
+            log::warn!("metrics: inbox not readable: {e}");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    }
 }

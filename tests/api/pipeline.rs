@@ -264,7 +264,7 @@ db_test!(
                 .run(move |c| inbox::insert_batch(c, &rows))
                 .await
                 .unwrap();
-            assert_eq!(inserted, 1);
+            assert_eq!(inserted.len(), 1);
         }
         let app = TestApp::spawn(db).await;
         app.graph.wait_for_sent(2, PATIENCE).await;

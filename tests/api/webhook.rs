@@ -196,3 +196,29 @@ db_test!(health_answers, |db| {
     let response = app.get("/healthz").await;
     assert_eq!(response.status(), 200);
 });
+
+db_test!(readiness_and_metrics_show_the_inbox, |db| {
+    let app = TestApp::spawn(db).await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    let body = text_message("u_metrics", "m_metrics", "hi", 1);
+    app.post_webhook(&body).await;
+    app.post_webhook(&body).await;
+    app.post_webhook(b"garbage").await;
+    app.wait_until_processed(PATIENCE).await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for line in [
+        "pagebot_events_received_total{kind=\"SIMPLE_TEXT\"} 1",
+        "pagebot_events_deduplicated_total{kind=\"SIMPLE_TEXT\"} 1",
+        "pagebot_events_received_total{kind=\"MALFORMED\"} 1",
+        "pagebot_events_processed_total{kind=\"SIMPLE_TEXT\"} 1",
+        "pagebot_inbox_pending 0",
+        "pagebot_handler_seconds_count{handler=\"simple_text\"} 1",
+        "pagebot_graph_send_seconds_count 2",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    // No user id, token or text in the metrics.
+    assert!(!text.contains("u_metrics") && !text.contains("fake-page-token"));
+});
