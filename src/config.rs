@@ -58,6 +58,15 @@ pub struct ServeArgs {
     /// Attempts before an event goes to the dead letters.
     #[arg(long, env = "PAGEBOT_MAX_ATTEMPTS", default_value_t = 8)]
     pub max_attempts: i32,
+    /// How long a worker holds a claimed event before another may take it, in seconds.
+    #[arg(long, env = "PAGEBOT_LEASE_SECS", default_value_t = 120)]
+    pub lease_secs: u64,
+    /// Delay before the first retry of a failed event, in milliseconds (doubles per attempt).
+    #[arg(long, env = "PAGEBOT_RETRY_BASE_MS", default_value_t = 1000)]
+    pub retry_base_ms: u64,
+    /// How long a Page's sends pause when Facebook signals a rate limit, in seconds.
+    #[arg(long, env = "PAGEBOT_RATE_LIMIT_PAUSE_SECS", default_value_t = 60)]
+    pub rate_limit_pause_secs: u64,
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "PAGEBOT_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -114,6 +123,10 @@ pub struct Settings {
     pub max_attempts: i32,
     /// How long a claimed event is reserved for its worker.
     pub lease: Duration,
+    /// The first retry's delay.
+    pub retry_base: Duration,
+    /// The pause of a rate-limited Page.
+    pub rate_limit_pause: Duration,
     /// Largest accepted webhook body.
     pub max_body_bytes: usize,
     /// HTTP worker threads.
@@ -193,7 +206,9 @@ impl Settings {
             graph_timeout: Duration::from_secs(10),
             workers,
             max_attempts: args.max_attempts,
-            lease: Duration::from_secs(120),
+            lease: Duration::from_secs(args.lease_secs.max(1)),
+            retry_base: Duration::from_millis(args.retry_base_ms),
+            rate_limit_pause: Duration::from_secs(args.rate_limit_pause_secs),
             max_body_bytes: args.max_body_bytes,
             http_workers: std::thread::available_parallelism().map_or(2, usize::from),
             profile_ttl: Duration::from_secs(7 * 24 * 3600),

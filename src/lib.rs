@@ -16,6 +16,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod context;
 pub mod event;

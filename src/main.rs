@@ -21,6 +21,46 @@ enum Command {
     Serve(ServeArgs),
     /// Validate routing.yaml and the locales; exit 0 when clean, 1 on problems.
     Check(BotArgs),
+    /// Look into the event inbox: counts, dead letters, replays.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum InboxCommand {
+    /// Events per status, and the age of the oldest pending one.
+    Stats(DatabaseArgs),
+    /// The newest dead and failed events, with their errors.
+    Dead {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// How many to list.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put dead and failed events back in the queue (a running server picks them up).
+    Replay {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The event to replay.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Replay every dead and failed event.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DatabaseArgs {
+    /// Database: `sqlite://FILE` or `postgres://...`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://pagebot.db",
+        hide_env_values = true
+    )]
+    database_url: String,
 }
 
 fn main() -> ExitCode {
@@ -29,6 +69,27 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args),
+        Command::Inbox(command) => inbox(command),
+    }
+}
+
+fn inbox(command: InboxCommand) -> ExitCode {
+    let result = match command {
+        InboxCommand::Stats(db) => pagebot::admin::stats(&db.database_url),
+        InboxCommand::Dead { db, limit } => pagebot::admin::dead(&db.database_url, limit),
+        InboxCommand::Replay { db, id, .. } => {
+            pagebot::admin::replay(&db.database_url, id).map(|n| format!("{n} event(s) requeued\n"))
+        }
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

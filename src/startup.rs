@@ -163,6 +163,8 @@ impl Application {
                 max_attempts: settings.max_attempts,
                 lease: settings.lease,
                 poll_interval: settings.poll_interval,
+                retry_base: settings.retry_base,
+                rate_limit_pause: settings.rate_limit_pause,
             },
         );
         let state = web::Data::new(WebhookState {

@@ -7,6 +7,7 @@
 
 mod process;
 mod retry;
+mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,9 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-pub use process::{Outcome, process_event};
+pub use process::Outcome;
 pub use retry::backoff;
+pub use throttle::PageThrottle;
 
 use crate::context::Services;
 use crate::i18n::Locales;
@@ -34,6 +36,10 @@ pub struct PipelineSettings {
     pub lease: Duration,
     /// How often to look for due events when nothing wakes the loop.
     pub poll_interval: Duration,
+    /// The first retry's delay; each later one doubles it.
+    pub retry_base: Duration,
+    /// How long a Page's sends pause after Facebook signals a rate limit.
+    pub rate_limit_pause: Duration,
 }
 
 /// The policy and texts in force; replaced whole on reload, read whole per event.
@@ -52,6 +58,7 @@ pub struct Pipeline {
     bot: Arc<arc_swap::ArcSwap<Bot>>,
     metrics: Arc<Metrics>,
     settings: PipelineSettings,
+    throttle: Arc<PageThrottle>,
     wake: Arc<Notify>,
 }
 
@@ -76,6 +83,7 @@ impl Pipeline {
             metrics,
             bot: Arc::new(arc_swap::ArcSwap::from_pointee(bot)),
             settings,
+            throttle: Arc::new(PageThrottle::default()),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -91,7 +99,7 @@ impl Pipeline {
     }
 
     /// The services with the locales in force.
-    fn services_now(&self) -> Arc<Services> {
+    pub(crate) fn services_now(&self) -> Arc<Services> {
         let bot = self.bot.load();
         if Arc::ptr_eq(&bot.locales, &self.services.locales) {
             return self.services.clone();
@@ -124,16 +132,7 @@ impl Pipeline {
                         for event in events {
                             let pipeline = self.clone();
                             in_flight.spawn(async move {
-                                let id = event.id;
-                                let outcome = process_event(
-                                    &pipeline.services_now(),
-                                    &pipeline.bot.load().policy,
-                                    &pipeline.metrics,
-                                    event,
-                                    pipeline.settings.max_attempts,
-                                )
-                                .await;
-                                log::debug!("event {id}: {outcome:?}");
+                                pipeline.process(event).await;
                             });
                         }
                     }
@@ -184,16 +183,7 @@ impl Pipeline {
             let mut set = JoinSet::new();
             for event in events {
                 let pipeline = self.clone();
-                set.spawn(async move {
-                    process_event(
-                        &pipeline.services_now(),
-                        &pipeline.bot.load().policy,
-                        &pipeline.metrics,
-                        event,
-                        pipeline.settings.max_attempts,
-                    )
-                    .await
-                });
+                set.spawn(async move { pipeline.process(event).await });
             }
             while let Some(result) = set.join_next().await {
                 if result.is_ok() {

@@ -1,19 +1,17 @@
 //! Processing one claimed event: classify, run its chains, deliver, record the outcome.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
-use crate::context::{Context, Event, Outgoing, Services};
+use super::Pipeline;
+use super::retry::backoff;
+use crate::context::{Context, Event, Outgoing};
 use crate::event::{Messaging, ReceivingType, classify};
-use std::time::Instant;
-
 use crate::graph::GraphError;
-use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::inbox::{self, InboxEvent, Status};
 use crate::store::{StoreError, now_ms};
-
-use super::retry::backoff;
 
 /// How processing an event ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +25,13 @@ pub enum Outcome {
     },
     /// A permanent error: kept for inspection, not retried.
     Failed(String),
-    /// A passing error: tried again after a backoff.
-    Retry(String),
+    /// A passing error: tried again after `after`.
+    Retry {
+        /// What went wrong.
+        error: String,
+        /// The delay before the next attempt.
+        after: Duration,
+    },
     /// A passing error on the last allowed attempt.
     Dead(String),
 }
@@ -37,6 +40,8 @@ pub enum Outcome {
 enum Stop {
     Permanent(String),
     Passing(String),
+    /// The Page is rate-limited: try again after the pause, without using up an attempt.
+    Throttled(String, Duration),
 }
 
 impl From<StoreError> for Stop {
@@ -45,203 +50,249 @@ impl From<StoreError> for Stop {
     }
 }
 
-/// Processes one claimed event and records how it ended.
-pub async fn process_event(
-    services: &std::sync::Arc<Services>,
-    policy: &Policy,
-    metrics: &Metrics,
-    row: InboxEvent,
-    max_attempts: i32,
-) -> Outcome {
-    let id = row.id;
-    let attempts = row.attempts;
-    let (kind, result) = run(services, policy, metrics, row).await;
-    let kind_name = kind.map(ReceivingType::as_str);
-    let outcome = match result {
-        Ok(sent) => Outcome::Done {
-            kind: kind.unwrap_or(ReceivingType::Unknown),
-            sent,
-        },
-        Err(Stop::Permanent(e)) => Outcome::Failed(e),
-        Err(Stop::Passing(e)) if attempts >= max_attempts => Outcome::Dead(e),
-        Err(Stop::Passing(e)) => Outcome::Retry(e),
-    };
-    let kind_label = kind_name.unwrap_or("UNPARSED");
-    match &outcome {
-        Outcome::Done { sent, .. } => {
-            metrics.processed(kind_label);
-            log::info!("event {id} {kind_label}: done, {sent} sent");
-        }
-        Outcome::Failed(e) => {
-            metrics.failed(kind_label);
-            log::error!("event {id} {kind_label}: failed: {e}");
-        }
-        Outcome::Retry(e) => {
-            metrics.retried(kind_label);
-            log::warn!("event {id} {kind_label}: attempt {attempts} failed, will retry: {e}");
-        }
-        Outcome::Dead(e) => {
-            metrics.dead(kind_label);
-            log::error!("event {id} {kind_label}: dead after {attempts} attempts: {e}");
-        }
-    }
-    let record = outcome.clone();
-    let stored = services
-        .store
-        .run(move |conn| {
-            let now = now_ms();
-            match &record {
-                Outcome::Done { .. } => inbox::finish(conn, id, Status::Done, kind_name, None, now),
-                Outcome::Failed(e) => {
-                    inbox::finish(conn, id, Status::Failed, kind_name, Some(e), now)
-                }
-                Outcome::Dead(e) => inbox::finish(conn, id, Status::Dead, kind_name, Some(e), now),
-                Outcome::Retry(e) => {
-                    let delay = i64::try_from(backoff(attempts).as_millis()).unwrap_or(i64::MAX);
-                    inbox::retry_later(conn, id, kind_name, e, now.saturating_add(delay))
-                }
-            }
-        })
-        .await;
-    if let Err(e) = stored {
-        // The lease runs out and the event is claimed again: nothing is lost.
-        log::error!("event {id}: outcome not recorded, it will be retried: {e}");
-    }
-    outcome
-}
-
-async fn run(
-    services: &std::sync::Arc<Services>,
-    policy: &Policy,
-    metrics: &Metrics,
-    row: InboxEvent,
-) -> (Option<ReceivingType>, Result<usize, Stop>) {
-    let messaging: Messaging = match serde_json::from_str(&row.raw) {
-        Ok(m) => m,
-        Err(e) => {
-            return (
-                None,
-                Err(Stop::Permanent(format!("not a Messenger event: {e}"))),
-            );
-        }
-    };
-    let kind = classify(&messaging, policy.classify_config());
-    let event = Event {
-        inbox_id: row.id,
-        page_id: row.page_id,
-        psid: row.psid,
-        kind,
-        standby: row.standby != 0,
-        messaging,
-    };
-    let mut cx = Context::new(event, services.clone());
-    (Some(kind), run_chains(&mut cx, policy, metrics, kind).await)
-}
-
-async fn run_chains(
-    cx: &mut Context,
-    policy: &Policy,
-    metrics: &Metrics,
-    kind: ReceivingType,
-) -> Result<usize, Stop> {
-    let event_id = cx.event.inbox_id;
-    let already_sent: BTreeSet<i32> = cx
-        .store()
-        .run(move |conn| deliveries::sent_seqs(conn, event_id))
-        .await?
-        .into_iter()
-        .collect();
-    let mut seq: i32 = 0;
-    let mut sent = 0;
-    for chain in policy.chains(kind) {
-        let mut handled_any = false;
-        for link in &chain.links {
-            if link.fallback && handled_any {
-                continue;
-            }
-            if !link.handler.should_handle(cx) {
-                continue;
-            }
-            let started = Instant::now();
-            let handled = link.handler.handle(cx).await;
-            metrics.handler_time(&link.handler_name, started.elapsed());
-            if let Err(e) = handled {
-                let message = format!("handler {} (line {}): {e}", link.handler_name, link.line);
-                return Err(if e.is_retryable() {
-                    Stop::Passing(message)
-                } else {
-                    Stop::Permanent(message)
-                });
-            }
-            handled_any = true;
-            // Another app owns the thread (Handover Protocol): store, but do not answer.
-            let senders = if cx.event.standby {
-                &[][..]
-            } else {
-                &link.senders[..]
-            };
-            for sender in senders {
-                let messages = sender
-                    .build(cx)
-                    .map_err(|e| Stop::Permanent(format!("a sender of line {}: {e}", link.line)))?;
-                for message in messages {
-                    let this = seq;
-                    seq += 1;
-                    if already_sent.contains(&this) {
-                        continue;
+impl Pipeline {
+    /// Processes one claimed event and records how it ended.
+    pub async fn process(&self, row: InboxEvent) -> Outcome {
+        let id = row.id;
+        let attempts = row.attempts;
+        let bot = self.bot.load_full();
+        let (kind, result) = self.attempt(&bot.policy, row).await;
+        let kind_name = kind.map(ReceivingType::as_str);
+        // A throttled attempt was not the event's fault: it does not use up an attempt.
+        let refund = matches!(result, Err(Stop::Throttled(..)));
+        let outcome = match result {
+            Ok(sent) => Outcome::Done {
+                kind: kind.unwrap_or(ReceivingType::Unknown),
+                sent,
+            },
+            Err(Stop::Permanent(e)) => Outcome::Failed(e),
+            Err(Stop::Throttled(error, after)) => Outcome::Retry { error, after },
+            Err(Stop::Passing(e)) if attempts >= self.settings.max_attempts => Outcome::Dead(e),
+            Err(Stop::Passing(error)) => Outcome::Retry {
+                error,
+                after: backoff(self.settings.retry_base, attempts),
+            },
+        };
+        self.report(id, attempts, kind_name.unwrap_or("UNPARSED"), &outcome);
+        let record = outcome.clone();
+        let stored = self
+            .services
+            .store
+            .run(move |conn| {
+                let now = now_ms();
+                match &record {
+                    Outcome::Done { .. } => {
+                        inbox::finish(conn, id, Status::Done, kind_name, None, now)
                     }
-                    deliver(cx, metrics, this, message).await?;
-                    sent += 1;
+                    Outcome::Failed(e) => {
+                        inbox::finish(conn, id, Status::Failed, kind_name, Some(e), now)
+                    }
+                    Outcome::Dead(e) => {
+                        inbox::finish(conn, id, Status::Dead, kind_name, Some(e), now)
+                    }
+                    Outcome::Retry { error, after } => {
+                        let delay = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+                        inbox::retry_later(
+                            conn,
+                            id,
+                            kind_name,
+                            error,
+                            now.saturating_add(delay),
+                            refund,
+                        )
+                    }
                 }
+            })
+            .await;
+        if let Err(e) = stored {
+            // The lease runs out and the event is claimed again: nothing is lost.
+            log::error!("event {id}: outcome not recorded, it will be retried: {e}");
+        }
+        outcome
+    }
+
+    fn report(&self, id: i64, attempts: i32, kind: &str, outcome: &Outcome) {
+        let metrics = &self.metrics;
+        match outcome {
+            Outcome::Done { sent, .. } => {
+                metrics.processed(kind);
+                log::info!("event {id} {kind}: done, {sent} sent");
             }
-            if link.stop {
-                break;
+            Outcome::Failed(e) => {
+                metrics.failed(kind);
+                log::error!("event {id} {kind}: failed: {e}");
+            }
+            Outcome::Retry { error, after } => {
+                metrics.retried(kind);
+                log::warn!(
+                    "event {id} {kind}: attempt {attempts} failed, retry in {after:?}: {error}"
+                );
+            }
+            Outcome::Dead(e) => {
+                metrics.dead(kind);
+                log::error!("event {id} {kind}: dead after {attempts} attempts: {e}");
             }
         }
     }
-    Ok(sent)
-}
 
-/// Sends one message and records the attempt, whatever its outcome.
-async fn deliver(cx: &Context, metrics: &Metrics, seq: i32, message: Outgoing) -> Result<(), Stop> {
-    let event_id = cx.event.inbox_id;
-    let started = Instant::now();
-    let result = cx.graph().send(&message.body).await;
-    metrics.graph_send_time(started.elapsed());
-    let mut record = NewDelivery {
-        event_id,
-        seq,
-        psid: cx.event.psid.clone(),
-        request: message.body.to_string(),
-        status: deliveries::SENT.to_owned(),
-        message_id: None,
-        error_code: None,
-        error_subcode: None,
-        error_message: None,
-        fbtrace_id: None,
-        created_at: now_ms(),
-    };
-    let stop = match &result {
-        Ok(response) => {
-            record.message_id = response.message_id.clone();
-            None
+    async fn attempt(
+        &self,
+        policy: &Policy,
+        row: InboxEvent,
+    ) -> (Option<ReceivingType>, Result<usize, Stop>) {
+        let messaging: Messaging = match serde_json::from_str(&row.raw) {
+            Ok(m) => m,
+            Err(e) => {
+                return (
+                    None,
+                    Err(Stop::Permanent(format!("not a Messenger event: {e}"))),
+                );
+            }
+        };
+        let kind = classify(&messaging, policy.classify_config());
+        let event = Event {
+            inbox_id: row.id,
+            page_id: row.page_id,
+            psid: row.psid,
+            kind,
+            standby: row.standby != 0,
+            messaging,
+        };
+        let mut cx = Context::new(event, self.services_now());
+        (Some(kind), self.run_chains(&mut cx, policy, kind).await)
+    }
+
+    async fn run_chains(
+        &self,
+        cx: &mut Context,
+        policy: &Policy,
+        kind: ReceivingType,
+    ) -> Result<usize, Stop> {
+        let event_id = cx.event.inbox_id;
+        let already_sent: BTreeSet<i32> = cx
+            .store()
+            .run(move |conn| deliveries::sent_seqs(conn, event_id))
+            .await?
+            .into_iter()
+            .collect();
+        let mut seq: i32 = 0;
+        let mut sent = 0;
+        for chain in policy.chains(kind) {
+            let mut handled_any = false;
+            for link in &chain.links {
+                if link.fallback && handled_any {
+                    continue;
+                }
+                if !link.handler.should_handle(cx) {
+                    continue;
+                }
+                let started = Instant::now();
+                let handled = link.handler.handle(cx).await;
+                self.metrics
+                    .handler_time(&link.handler_name, started.elapsed());
+                if let Err(e) = handled {
+                    let message =
+                        format!("handler {} (line {}): {e}", link.handler_name, link.line);
+                    return Err(if e.is_retryable() {
+                        Stop::Passing(message)
+                    } else {
+                        Stop::Permanent(message)
+                    });
+                }
+                handled_any = true;
+                // Another app owns the thread (Handover Protocol): store, but do not answer.
+                let senders = if cx.event.standby {
+                    &[][..]
+                } else {
+                    &link.senders[..]
+                };
+                for sender in senders {
+                    let messages = sender.build(cx).map_err(|e| {
+                        Stop::Permanent(format!("a sender of line {}: {e}", link.line))
+                    })?;
+                    for message in messages {
+                        let this = seq;
+                        seq += 1;
+                        if already_sent.contains(&this) {
+                            continue;
+                        }
+                        self.deliver(cx, this, message).await?;
+                        sent += 1;
+                    }
+                }
+                if link.stop {
+                    break;
+                }
+            }
         }
-        Err(e) => {
-            metrics.graph_error(error_label(e));
-            record.status = deliveries::FAILED.to_owned();
-            record.error_code = e.code();
-            record.error_subcode = e.subcode();
-            record.error_message = Some(e.to_string());
-            record.fbtrace_id = e.fbtrace_id().map(str::to_owned);
-            Some(classify_send_error(e))
+        Ok(sent)
+    }
+
+    /// Sends one message and records the attempt, whatever its outcome.
+    async fn deliver(&self, cx: &Context, seq: i32, message: Outgoing) -> Result<(), Stop> {
+        let page = cx.event.page_id.clone().unwrap_or_default();
+        if let Some(left) = self.throttle.remaining(&page) {
+            return Err(Stop::Throttled(
+                format!("the Page is rate-limited for {left:?} more"),
+                left,
+            ));
         }
-    };
-    cx.store()
-        .run(move |conn| deliveries::record(conn, &record))
-        .await?;
-    match stop {
-        None => Ok(()),
-        Some(stop) => Err(stop),
+        let event_id = cx.event.inbox_id;
+        let started = Instant::now();
+        let result = cx.graph().send(&message.body).await;
+        self.metrics.graph_send_time(started.elapsed());
+        let mut record = NewDelivery {
+            event_id,
+            seq,
+            psid: cx.event.psid.clone(),
+            request: message.body.to_string(),
+            status: deliveries::SENT.to_owned(),
+            message_id: None,
+            error_code: None,
+            error_subcode: None,
+            error_message: None,
+            fbtrace_id: None,
+            created_at: now_ms(),
+        };
+        let stop = match &result {
+            Ok(response) => {
+                record.message_id = response.message_id.clone();
+                None
+            }
+            Err(e) => {
+                self.metrics.graph_error(error_label(e));
+                record.status = deliveries::FAILED.to_owned();
+                record.error_code = e.code();
+                record.error_subcode = e.subcode();
+                record.error_message = Some(e.to_string());
+                record.fbtrace_id = e.fbtrace_id().map(str::to_owned);
+                Some(self.classify_send_error(&page, e))
+            }
+        };
+        cx.store()
+            .run(move |conn| deliveries::record(conn, &record))
+            .await?;
+        match stop {
+            None => Ok(()),
+            Some(stop) => Err(stop),
+        }
+    }
+
+    fn classify_send_error(&self, page: &str, e: &GraphError) -> Stop {
+        let message = format!("send: {e}");
+        if e.is_rate_limit() {
+            let pause = self.settings.rate_limit_pause;
+            self.throttle.pause(page, pause);
+            log::warn!(
+                "Page rate-limited by Facebook (code {:?}): sends pause for {pause:?}",
+                e.code()
+            );
+            Stop::Throttled(message, pause)
+        } else if e.is_retryable() {
+            Stop::Passing(message)
+        } else {
+            Stop::Permanent(message)
+        }
     }
 }
 
@@ -251,14 +302,5 @@ fn error_label(e: &GraphError) -> String {
         (Some(code), _) => code.to_string(),
         (None, Some(status)) => format!("http_{status}"),
         (None, None) => "transport".to_owned(),
-    }
-}
-
-fn classify_send_error(e: &GraphError) -> Stop {
-    let message = format!("send: {e}");
-    if e.is_retryable() {
-        Stop::Passing(message)
-    } else {
-        Stop::Permanent(message)
     }
 }

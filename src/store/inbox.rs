@@ -153,17 +153,27 @@ pub fn claim(
                     .and(earlier.field(e::id).lt(e::id))),
             )
             .select(earlier.field(e::id));
-        let candidates: Vec<InboxEvent> = e::inbox_events
-            .filter(e::status.eq(pending))
-            .filter(e::available_at.le(now))
-            .filter(e::locked_until.is_null().or(e::locked_until.lt(now)))
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                older_pending_of_same_user,
-            )))
-            .order((e::event_time, e::id))
-            .limit(limit)
-            .select(InboxEvent::as_select())
-            .load(conn)?;
+        macro_rules! due_heads {
+            () => {
+                e::inbox_events
+                    .filter(e::status.eq(pending))
+                    .filter(e::available_at.le(now))
+                    .filter(e::locked_until.is_null().or(e::locked_until.lt(now)))
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        older_pending_of_same_user,
+                    )))
+                    .order((e::event_time, e::id))
+                    .limit(limit)
+                    .select(InboxEvent::as_select())
+            };
+        }
+        let candidates: Vec<InboxEvent> = match conn {
+            // Several instances share Postgres: skip rows another one is claiming right now
+            // instead of queueing behind its transaction.
+            DbConn::Postgres(c) => due_heads!().for_update().skip_locked().load(c)?,
+            // SQLite has one writer, and this runs in an IMMEDIATE transaction.
+            DbConn::Sqlite(c) => due_heads!().load(c)?,
+        };
         let mut claimed = Vec::with_capacity(candidates.len());
         for mut event in candidates {
             // The lease check again, so that a second instance racing for the row loses.
@@ -216,23 +226,66 @@ pub fn finish(
 }
 
 /// Releases a claimed event to be tried again at `available_at`, keeping the error.
+/// With `refund`, the attempt does not count (the event was not at fault).
 pub fn retry_later(
     conn: &mut DbConn,
     id: i64,
     kind: Option<&str>,
     error: &str,
     available_at: i64,
+    refund: bool,
 ) -> Result<(), StoreError> {
     use inbox_events::dsl as e;
+    let refunded = i32::from(refund);
     diesel::update(e::inbox_events.find(id))
         .set((
             e::kind.eq(kind),
             e::last_error.eq(Some(error)),
             e::locked_until.eq(None::<i64>),
             e::available_at.eq(available_at),
+            e::attempts.eq(e::attempts - refunded),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Puts dead and failed events back in the queue (all of them, or the one with `id`), with
+/// their attempts reset. Messages already delivered for them are not sent again.
+/// Returns how many were requeued.
+pub fn replay(conn: &mut DbConn, id: Option<i64>, now: i64) -> Result<usize, StoreError> {
+    use inbox_events::dsl as e;
+    let replayable = [Status::Dead.as_str(), Status::Failed.as_str()];
+    let reset = (
+        e::status.eq(Status::Pending.as_str()),
+        e::attempts.eq(0),
+        e::available_at.eq(now),
+        e::locked_until.eq(None::<i64>),
+        e::finished_at.eq(None::<i64>),
+    );
+    let updated = match id {
+        Some(id) => diesel::update(
+            e::inbox_events
+                .find(id)
+                .filter(e::status.eq_any(replayable)),
+        )
+        .set(reset)
+        .execute(conn)?,
+        None => diesel::update(e::inbox_events.filter(e::status.eq_any(replayable)))
+            .set(reset)
+            .execute(conn)?,
+    };
+    Ok(updated)
+}
+
+/// Dead and failed events, newest first, at most `limit`.
+pub fn dead_letters(conn: &mut DbConn, limit: i64) -> Result<Vec<InboxEvent>, StoreError> {
+    use inbox_events::dsl as e;
+    Ok(e::inbox_events
+        .filter(e::status.eq_any([Status::Dead.as_str(), Status::Failed.as_str()]))
+        .order(e::id.desc())
+        .limit(limit)
+        .select(InboxEvent::as_select())
+        .load(conn)?)
 }
 
 /// One event by id.

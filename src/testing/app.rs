@@ -185,6 +185,11 @@ impl TestApp {
         })
     }
 
+    /// The `DATABASE_URL` of the server's database.
+    pub fn database_url(&self) -> &str {
+        self._database.url()
+    }
+
     /// POSTs `body` to /webhook signed with [`TEST_APP_SECRET`], as Facebook would.
     pub async fn post_webhook(&self, body: &[u8]) -> reqwest::Response {
         let signature = sign_sha256(TEST_APP_SECRET.as_bytes(), body);
@@ -269,6 +274,8 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         workers: 4,
         max_attempts: 3,
         lease: Duration::from_secs(30),
+        retry_base: Duration::from_millis(50),
+        rate_limit_pause: Duration::from_millis(300),
         max_body_bytes: 1024 * 1024,
         http_workers: 1,
         profile_ttl: Duration::from_secs(3600),

@@ -274,3 +274,77 @@ db_test!(
         assert_eq!(inbox[0].attempts, 2);
     }
 );
+
+db_test!(
+    temporary_then_rate_limit_then_success_delivers_one_message,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        app.graph
+            .fail_next_sends([FakeError::graph(1200, None), FakeError::graph(613, None)]);
+        app.post_webhook(&text_message("u_rl", "m_rl", "what?", 1))
+            .await;
+        app.wait_until_processed(PATIENCE).await;
+        assert_eq!(app.graph.texts_to("u_rl").len(), 1);
+        assert_eq!(app.graph.send_attempts(), 3);
+        let event = &app.inbox().await[0];
+        assert_eq!(event.status, "done");
+        // The rate-limited attempt did not count against the event.
+        assert_eq!(event.attempts, 2);
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        assert!(
+            metrics.contains("pagebot_graph_errors_total{code=\"613\"} 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("pagebot_graph_errors_total{code=\"1200\"} 1"),
+            "{metrics}"
+        );
+    }
+);
+
+db_test!(
+    an_event_failing_every_attempt_goes_dead_and_can_be_replayed,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        // The test app allows 3 attempts.
+        app.graph.fail_next_sends([
+            FakeError::graph(2, None),
+            FakeError::graph(2, None),
+            FakeError::graph(2, None),
+        ]);
+        app.post_webhook(&text_message("u_dead", "m_dead", "what?", 1))
+            .await;
+        app.wait_until_processed(PATIENCE).await;
+        let event = app.inbox().await.remove(0);
+        assert_eq!((event.status.as_str(), event.attempts), ("dead", 3));
+
+        let cli = |args: &[&str]| {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_pagebot"))
+                .args(args)
+                .env("DATABASE_URL", app.database_url())
+                .env("RUST_LOG", "off")
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            String::from_utf8(output.stdout).unwrap()
+        };
+        let stats = cli(&["inbox", "stats"]);
+        assert!(stats.contains("dead       1"), "{stats}");
+        let dead = cli(&["inbox", "dead"]);
+        assert!(
+            dead.starts_with(&format!("{}\tdead\tSIMPLE_TEXT\tattempts 3", event.id)),
+            "{dead}"
+        );
+        assert!(dead.contains("send: graph error 2"), "{dead}");
+        assert!(!dead.contains("u_dead"), "no PSIDs in the listing: {dead}");
+
+        assert_eq!(cli(&["inbox", "replay", "--all"]), "1 event(s) requeued\n");
+        app.wait_until_processed(PATIENCE).await;
+        assert_eq!(app.inbox().await[0].status, "done");
+        assert_eq!(app.graph.texts_to("u_dead").len(), 1);
+        assert_eq!(
+            cli(&["inbox", "replay", &event.id.to_string()]),
+            "0 event(s) requeued\n"
+        );
+    }
+);

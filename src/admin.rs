@@ -1,0 +1,59 @@
+//! Operator commands on the inbox: `pagebot inbox stats | dead | replay`.
+//!
+//! Each returns the text to print; `main.rs` prints it. Nothing here prints PSIDs or bodies:
+//! dead letters show the event id, kind, attempts and error, enough to decide on a replay.
+
+use std::fmt::Write;
+
+use crate::store::{Store, StoreError, inbox, now_ms};
+
+/// `pagebot inbox stats`: events per status and the age of the oldest pending one.
+pub fn stats(database_url: &str) -> Result<String, StoreError> {
+    let store = Store::connect(database_url, 1)?;
+    let mut conn = store.get()?;
+    let stats = inbox::stats(&mut conn)?;
+    let oldest = inbox::oldest_pending(&mut conn)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "pending    {}", stats.pending);
+    let _ = writeln!(out, "done       {}", stats.done);
+    let _ = writeln!(out, "failed     {}", stats.failed);
+    let _ = writeln!(out, "dead       {}", stats.dead);
+    let _ = writeln!(out, "malformed  {}", stats.malformed);
+    if let Some(at) = oldest {
+        let age = (now_ms() - at).max(0) / 1000;
+        let _ = writeln!(out, "oldest pending event: {age} s old");
+    }
+    Ok(out)
+}
+
+/// `pagebot inbox dead`: the newest dead and failed events with their errors.
+pub fn dead(database_url: &str, limit: i64) -> Result<String, StoreError> {
+    let store = Store::connect(database_url, 1)?;
+    let events = inbox::dead_letters(&mut *store.get()?, limit)?;
+    if events.is_empty() {
+        return Ok("no dead or failed events\n".to_owned());
+    }
+    let mut out = String::new();
+    for event in events {
+        let received = jiff::Timestamp::from_millisecond(event.received_at)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| event.received_at.to_string());
+        let _ = writeln!(
+            out,
+            "{id}\t{status}\t{kind}\tattempts {attempts}\treceived {received}\t{error}",
+            id = event.id,
+            status = event.status,
+            kind = event.kind.as_deref().unwrap_or("?"),
+            attempts = event.attempts,
+            error = event.last_error.as_deref().unwrap_or("").replace('\n', " "),
+        );
+    }
+    Ok(out)
+}
+
+/// `pagebot inbox replay ID` or `--all`: puts dead and failed events back in the queue of a
+/// running server. Returns how many were requeued.
+pub fn replay(database_url: &str, id: Option<i64>) -> Result<usize, StoreError> {
+    let store = Store::connect(database_url, 1)?;
+    inbox::replay(&mut *store.get()?, id, now_ms())
+}
