@@ -107,7 +107,7 @@ impl Context {
         let fields = [
             ("user.first_name", user.first_name.clone()),
             ("user.last_name", user.last_name.clone()),
-            ("user.locale", user.locale.clone()),
+            ("user.locale", user.effective_locale().map(str::to_owned)),
         ];
         for (name, value) in fields {
             match value {
@@ -118,9 +118,10 @@ impl Context {
         self.user = Some(user);
     }
 
-    /// The user's locale, if known (Facebook's `zh_TW` form is accepted downstream).
+    /// The user's locale, if known: their own choice, else the profile's (Facebook's `zh_TW`
+    /// form is accepted downstream).
     pub fn locale(&self) -> Option<&str> {
-        self.user.as_ref().and_then(|u| u.locale.as_deref())
+        self.user.as_ref().and_then(|u| u.effective_locale())
     }
 
     /// Replaces each `{name}` in `template` with that variable (empty when unset).

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod check;
 pub mod config;
 pub mod context;
 pub mod event;

@@ -3,6 +3,7 @@
 //! Each name maps to a constructor that reads typed `Args` (unknown keys are errors) from the
 //! link's `args`. The built-ins register exactly like a bot's own.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,11 +18,32 @@ use crate::senders::{self, Sender};
 pub struct BuildContext<'a> {
     /// The loaded locales, to check message ids.
     pub locales: &'a Locales,
+    /// Where the message ids the policy uses are recorded, for `pagebot check`.
+    used_messages: Option<&'a RefCell<Vec<String>>>,
 }
 
-impl BuildContext<'_> {
-    /// An error unless the default locale defines message `id`.
+impl<'a> BuildContext<'a> {
+    /// A context over `locales` that records nothing (enough to build one handler or sender).
+    pub fn new(locales: &'a Locales) -> Self {
+        Self {
+            locales,
+            used_messages: None,
+        }
+    }
+
+    /// A context that records every message id required through it into `used`.
+    pub fn recording(locales: &'a Locales, used: &'a RefCell<Vec<String>>) -> Self {
+        Self {
+            locales,
+            used_messages: Some(used),
+        }
+    }
+
+    /// An error unless the default locale defines message `id`; records `id` as used.
     pub fn require_message(&self, id: &str) -> Result<(), String> {
+        if let Some(used) = self.used_messages {
+            used.borrow_mut().push(id.to_owned());
+        }
         if self.locales.has_message(id) {
             Ok(())
         } else {
@@ -72,6 +94,7 @@ impl Registry {
     pub fn builtin() -> Self {
         Self::empty()
             .handler("dummy", handlers::Dummy::from_args)
+            .handler_with("set_locale", handlers::SetLocale::from_args)
             .handler("simple_text", handlers::SimpleText::from_args)
             .handler("user_profile", handlers::UserProfile::from_args)
             .sender_with("text", senders::Text::from_args)
@@ -203,7 +226,7 @@ mod tests {
             vec![("en-US".into(), vec![("a.ftl".into(), "hi = Hi\n".into())])],
         )
         .unwrap();
-        let cx = BuildContext { locales: &locales };
+        let cx = BuildContext::new(&locales);
         let registry = Registry::builtin();
         let err = registry
             .build_handler(

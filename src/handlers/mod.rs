@@ -4,12 +4,14 @@
 //! link names. Handlers depend on [`Context`], never on actix or the pipeline.
 
 mod dummy;
+mod set_locale;
 mod simple_text;
 mod user_profile;
 
 use async_trait::async_trait;
 
 pub use dummy::Dummy;
+pub use set_locale::{SetLocale, SetLocaleArgs};
 pub use simple_text::{SimpleText, SimpleTextArgs};
 pub use user_profile::{UserProfile, UserProfileArgs};
 

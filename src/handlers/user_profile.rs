@@ -116,7 +116,8 @@ impl Handler for UserProfile {
             first_name: p.first_name,
             last_name: p.last_name,
             profile_pic: p.profile_pic,
-            // A locale the user picked in the bot wins over Facebook's.
+            // Keep the last known locale when this fetch did not include it (the user's own
+            // choice lives in `chosen_locale` and is never touched here).
             locale: p.locale.or_else(|| user.locale.clone()),
             timezone: p.timezone,
             gender: p.gender,

@@ -3,6 +3,8 @@
 //! Texts in routing.yaml are Fluent message ids; [`Locales::format`] resolves one in the
 //! user's locale and falls back to the default locale.
 
+mod catalogue;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -58,6 +60,8 @@ pub enum I18nError {
 pub struct Locales {
     default: LanguageIdentifier,
     bundles: Vec<(LanguageIdentifier, FluentBundle<FluentResource>)>,
+    /// Message ids per locale, and the ids other messages reference: what `check` compares.
+    catalogue: catalogue::Catalogue,
     fallbacks_logged: Mutex<HashSet<(String, String)>>,
 }
 
@@ -135,6 +139,7 @@ impl Locales {
     ) -> Result<Self, I18nError> {
         let mut problems = Vec::new();
         let mut bundles = Vec::new();
+        let mut catalogue = catalogue::Catalogue::default();
         for (tag, files) in sources {
             let Ok(lang) = tag.parse::<LanguageIdentifier>() else {
                 return Err(I18nError::BadTag {
@@ -160,6 +165,7 @@ impl Locales {
                         r
                     }
                 };
+                catalogue.add(&lang, &file, &resource);
                 if let Err(errors) = bundle.add_resource(resource) {
                     for e in errors {
                         problems.push(format!("{}: {e}", file.display()));
@@ -174,6 +180,7 @@ impl Locales {
         Ok(Self {
             default,
             bundles,
+            catalogue,
             fallbacks_logged: Mutex::default(),
         })
     }
@@ -194,6 +201,41 @@ impl Locales {
     /// The default locale.
     pub fn default_locale(&self) -> &LanguageIdentifier {
         &self.default
+    }
+
+    /// Every loaded locale, the default first.
+    pub fn locales(&self) -> impl Iterator<Item = &LanguageIdentifier> {
+        self.bundles.iter().map(|(l, _)| l)
+    }
+
+    /// Whether `locale` (one of [`Locales::locales`]) defines message `id` itself.
+    pub fn has_message_in(&self, locale: &LanguageIdentifier, id: &str) -> bool {
+        self.catalogue.has(locale, id)
+    }
+
+    /// The message ids `locale` defines, sorted, each with the file that defines it.
+    pub fn message_ids(&self, locale: &LanguageIdentifier) -> Vec<(&str, &Path)> {
+        self.catalogue.ids(locale)
+    }
+
+    /// Whether another message refers to `id` (`{ id }`), which makes it used.
+    pub fn is_referenced(&self, id: &str) -> bool {
+        self.catalogue.is_referenced(id)
+    }
+
+    /// The loaded locale a user asking for `locale` gets (`zh_TW`, `zh-Hant-TW` -> `zh-TW`),
+    /// or `None` when no loaded locale matches and the default would only be a fallback.
+    pub fn supported(&self, locale: &str) -> Option<LanguageIdentifier> {
+        let requested: LanguageIdentifier = locale.replace('_', "-").parse().ok()?;
+        let available: Vec<&LanguageIdentifier> = self.locales().collect();
+        fluent_langneg::negotiate_languages(
+            &[requested],
+            &available,
+            None,
+            fluent_langneg::NegotiationStrategy::Filtering,
+        )
+        .first()
+        .map(|l| (**l).clone())
     }
 
     /// Whether the default locale defines `id` (every id the policy uses must be there).
@@ -378,6 +420,42 @@ mod tests {
         ));
         assert!(l.has_message("hello"));
         assert!(!l.has_message("nope"));
+    }
+
+    #[test]
+    fn supported_negotiates_without_falling_back_to_the_default() {
+        let l = locales();
+        let tag = |asked: &str| l.supported(asked).map(|t| t.to_string());
+        assert_eq!(tag("zh_TW").as_deref(), Some("zh-TW"));
+        assert_eq!(tag("zh-Hant-TW").as_deref(), Some("zh-TW"));
+        assert_eq!(tag("en").as_deref(), Some("en-US"));
+        assert_eq!(tag("fr-FR"), None);
+        assert_eq!(tag("not a tag!"), None);
+    }
+
+    #[test]
+    fn the_catalogue_knows_ids_per_locale_and_references() {
+        let l = Locales::from_sources(
+            "en-US".parse().unwrap(),
+            vec![(
+                "en-US".into(),
+                vec![(
+                    "en-US/bot.ftl".into(),
+                    "-brand = Bot\nname = { -brand }\nwho = { $n ->\n   *[other] { name }\n}\n"
+                        .into(),
+                )],
+            )],
+        )
+        .unwrap();
+        let en = l.default_locale().clone();
+        let ids: Vec<&str> = l.message_ids(&en).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, vec!["name", "who"]);
+        assert!(l.has_message_in(&en, "who"));
+        assert!(
+            l.is_referenced("name"),
+            "referenced inside a select variant"
+        );
+        assert!(!l.is_referenced("who"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Turns a parsed [`PolicyDocument`] into chains of live handlers and senders.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ pub struct Policy {
     default: Chain,
     routes: HashMap<ReceivingType, Chain>,
     classify: ClassifyConfig,
+    /// Every Fluent message id the policy uses, with the first line that uses it.
+    messages: BTreeMap<String, u32>,
 }
 
 impl std::fmt::Debug for Policy {
@@ -77,7 +80,16 @@ impl Policy {
         registry: &Registry,
         locales: &Locales,
     ) -> Result<Self, PolicyErrors> {
-        let cx = BuildContext { locales };
+        let used = RefCell::new(Vec::new());
+        let cx = BuildContext::recording(locales, &used);
+        let messages = RefCell::new(BTreeMap::new());
+        // Ids required since the last call were required by what is written at `line`.
+        let attribute = |line: u32| {
+            let mut messages = messages.borrow_mut();
+            for id in used.borrow_mut().drain(..) {
+                messages.entry(id).or_insert(line);
+            }
+        };
         let mut errors = Vec::new();
         let file = document.file.clone();
         let error = |line: u32, message: String| PolicyError {
@@ -110,6 +122,7 @@ impl Policy {
                     }
                     Some(Ok(h)) => Some(h),
                 };
+                attribute(spec.args_line);
                 let mut senders = Vec::new();
                 for sender in &spec.senders {
                     match registry.build_sender(&sender.kind, sender.args.clone(), &cx) {
@@ -126,6 +139,7 @@ impl Policy {
                         }
                         Some(Ok(s)) => senders.push(s),
                     }
+                    attribute(sender.line);
                 }
                 if let Some(handler) = handler {
                     chain.links.push(Link {
@@ -166,6 +180,7 @@ impl Policy {
             if let Err(e) = cx.require_message(id) {
                 errors.push(error(line, format!("thread_settings: {e}")));
             }
+            attribute(line);
         }
         if !errors.is_empty() {
             return Err(PolicyErrors(errors));
@@ -179,7 +194,13 @@ impl Policy {
             default,
             routes,
             classify,
+            messages: messages.into_inner(),
         })
+    }
+
+    /// Every Fluent message id the policy uses, with the first line that uses it.
+    pub fn messages(&self) -> &BTreeMap<String, u32> {
+        &self.messages
     }
 
     /// The chains an event of `kind` runs: the default chain, then its route (if any).

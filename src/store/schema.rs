@@ -20,6 +20,7 @@ diesel::table! {
         thumbups -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        chosen_locale -> Nullable<Text>,
     }
 }
 

@@ -19,7 +19,7 @@ pub struct User {
     pub last_name: Option<String>,
     /// From the User Profile API; these URLs expire.
     pub profile_pic: Option<String>,
-    /// Facebook's form (`zh_TW`), when the Page may read it, or the user's own choice.
+    /// Facebook's form (`zh_TW`), when the Page may read it.
     pub locale: Option<String>,
     /// Hours from UTC, when the Page may read it.
     pub timezone: Option<f64>,
@@ -33,6 +33,15 @@ pub struct User {
     pub created_at: i64,
     /// Last changed (epoch ms).
     pub updated_at: i64,
+    /// The locale the user picked in the bot (`set_locale`), BCP 47; wins over `locale`.
+    pub chosen_locale: Option<String>,
+}
+
+impl User {
+    /// The locale to speak to this user in: their own choice, else their profile's.
+    pub fn effective_locale(&self) -> Option<&str> {
+        self.chosen_locale.as_deref().or(self.locale.as_deref())
+    }
 }
 
 /// Profile fields to store; `None` leaves nothing unknown behind as a fake value.
@@ -113,6 +122,17 @@ pub fn save_profile(
 pub fn touch_profile_fetch(conn: &mut DbConn, psid: &str, at: i64) -> Result<(), StoreError> {
     diesel::update(users::table.find(psid))
         .set(users::profile_fetched_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records the locale the user picked; a later profile fetch does not overwrite it.
+pub fn choose_locale(conn: &mut DbConn, psid: &str, locale: &str) -> Result<(), StoreError> {
+    diesel::update(users::table.find(psid))
+        .set((
+            users::chosen_locale.eq(Some(locale)),
+            users::updated_at.eq(now_ms()),
+        ))
         .execute(conn)?;
     Ok(())
 }

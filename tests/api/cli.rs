@@ -137,7 +137,10 @@ fn check_exits_0_on_the_shipped_bot_and_1_on_a_broken_one() {
         &[],
     );
     assert_eq!(broken.status.code(), Some(1));
-    assert_eq!(stderr(&broken).lines().count(), 3, "{}", stderr(&broken));
+    let err = stderr(&broken);
+    // Three problems, each on its own line with the file, then the summary.
+    assert_eq!(err.lines().count(), 4, "{err}");
+    assert!(err.ends_with("3 errors, 0 warnings, 0 notes\n"), "{err}");
 }
 
 #[test]
@@ -180,5 +183,137 @@ async fn application_build_reports_every_policy_problem() {
     assert!(
         err.lines().all(|l| l.starts_with(&format!("{policy}:"))),
         "{err}"
+    );
+}
+
+/// A bot folder for `check`: routing.yaml and `locales/<tag>/bot.ftl` per locale.
+fn bot_folder(policy: &str, locales: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("routing.yaml"), policy).unwrap();
+    for (tag, ftl) in locales {
+        let folder = dir.path().join("locales").join(tag);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("bot.ftl"), ftl).unwrap();
+    }
+    dir
+}
+
+fn check_in(dir: &Path, extra: &[&str]) -> Output {
+    let policy = dir.join("routing.yaml").display().to_string();
+    let locales = dir.join("locales").display().to_string();
+    let mut args = vec!["check", "--policy", &policy, "--locales", &locales];
+    args.extend(extra);
+    pagebot(&args, &[])
+}
+
+const TWO_TEXTS: &str = "\
+routes:
+  SIMPLE_TEXT:
+    - handler: simple_text
+      args: { regex: hi }
+      senders:
+        - text: { message: hello }
+    - handler: simple_text
+      fallback: true
+      senders:
+        - text: { message: bye }
+";
+
+#[test]
+fn check_warns_of_missing_translations_and_notes_unused_messages() {
+    let dir = bot_folder(
+        TWO_TEXTS,
+        &[
+            (
+                "en-US",
+                "hello = Hello\nbye = Bye\nunused = Nobody says this\nshared = Hi\nuses-shared = { shared }\n",
+            ),
+            ("zh-TW", "hello = 你好\nbey = 再見\n"),
+        ],
+    );
+    let output = check_in(dir.path(), &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let policy = dir.path().join("routing.yaml").display().to_string();
+    let zh = dir
+        .path()
+        .join("locales/zh-TW/bot.ftl")
+        .display()
+        .to_string();
+    let en = dir
+        .path()
+        .join("locales/en-US/bot.ftl")
+        .display()
+        .to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            format!(
+                "{policy}:10: warning: message \"bye\" is missing in locale zh-TW: its users get the en-US text"
+            ),
+            format!(
+                "{zh}: warning: message \"bey\" of locale zh-TW is not in the default locale en-US (a typo in its id?)"
+            ),
+            format!("{en}: note: message \"unused\" is not used by {policy}"),
+            // `shared` is used by another message; `uses-shared` itself is not.
+            format!("{en}: note: message \"uses-shared\" is not used by {policy}"),
+        ],
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (0 errors, 2 warnings, 2 notes)"));
+
+    // --strict: the warnings fail the check; notes never do.
+    let strict = check_in(dir.path(), &["--strict"]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(stderr(&strict).ends_with("0 errors, 2 warnings, 2 notes\n"));
+    let dir = bot_folder(
+        TWO_TEXTS,
+        &[("en-US", "hello = Hello\nbye = Bye\nunused = Nobody\n")],
+    );
+    assert_eq!(check_in(dir.path(), &["--strict"]).status.code(), Some(0));
+}
+
+#[test]
+fn check_fails_on_a_message_missing_in_the_default_locale() {
+    let dir = bot_folder(
+        TWO_TEXTS,
+        &[
+            ("en-US", "hello = Hello\n"),
+            ("zh-TW", "hello = 你好\nbye = 再見\n"),
+        ],
+    );
+    let output = check_in(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let policy = dir.path().join("routing.yaml").display().to_string();
+    assert!(
+        stderr(&output).starts_with(&format!(
+            "{policy}:10: sender text: message id \"bye\" is not defined in the default locale en-US"
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn check_reports_fluent_syntax_errors_with_file_and_line() {
+    let dir = bot_folder(
+        TWO_TEXTS,
+        &[
+            ("en-US", "hello = Hello\nbye = Bye\n"),
+            ("zh-TW", "hello = 你好\n\nbye = { \n"),
+        ],
+    );
+    let output = check_in(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let zh = dir
+        .path()
+        .join("locales/zh-TW/bot.ftl")
+        .display()
+        .to_string();
+    assert!(
+        stderr(&output).starts_with(&format!("{zh}:3: ")),
+        "{}",
+        stderr(&output)
     );
 }

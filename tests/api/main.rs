@@ -3,6 +3,7 @@
 //! One binary for all, so they share one build.
 
 mod helpers;
+mod i18n;
 
 mod binary;
 mod cli;

@@ -1,0 +1,212 @@
+//! `pagebot check`: everything `serve` validates at start, plus what a translator needs to
+//! know: texts missing in some locale (warnings) and texts nothing uses (notes).
+//!
+//! Findings print the way compilers do (`file:line: warning: ...`), errors first.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::i18n::{I18nError, Locales};
+use crate::policy::Policy;
+use crate::registry::Registry;
+
+/// How serious a [`Finding`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// `serve` would refuse to start.
+    Error,
+    /// Works, but some users get another locale's text, or something looks mistaken.
+    Warning,
+    /// Worth knowing: e.g. a message nothing uses.
+    Note,
+}
+
+/// One thing `check` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// How serious it is.
+    pub level: Level,
+    /// `file` or `file:line`, when known.
+    pub location: Option<String>,
+    /// What is wrong, naming the locale and message id where they matter.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(location) = &self.location {
+            write!(f, "{location}: ")?;
+        }
+        match self.level {
+            Level::Error => {}
+            Level::Warning => f.write_str("warning: ")?,
+            Level::Note => f.write_str("note: ")?,
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Everything `check` found, errors first.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The findings, sorted by level, then in the order they were found.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// How many findings of `level`.
+    pub fn count(&self, level: Level) -> usize {
+        self.findings.iter().filter(|f| f.level == level).count()
+    }
+
+    /// 0 when clean; 1 on errors, or on warnings when `strict`.
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        let failing = self.count(Level::Error) > 0 || (strict && self.count(Level::Warning) > 0);
+        u8::from(failing)
+    }
+
+    /// `3 errors, 1 warning, 2 notes`.
+    pub fn summary(&self) -> String {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        format!(
+            "{}, {}, {}",
+            plural(self.count(Level::Error), "error"),
+            plural(self.count(Level::Warning), "warning"),
+            plural(self.count(Level::Note), "note")
+        )
+    }
+
+    fn push(&mut self, level: Level, location: Option<String>, message: impl Into<String>) {
+        self.findings.push(Finding {
+            level,
+            location,
+            message: message.into(),
+        });
+    }
+}
+
+/// Checks the policy at `policy_file` against `registry` and the locales in `locales_dir`.
+pub fn check(
+    registry: &Registry,
+    policy_file: &Path,
+    locales_dir: &Path,
+    default_locale: &str,
+) -> Report {
+    let mut report = Report::default();
+    if let Err(e) = registry.check() {
+        report.push(Level::Error, None, e.to_string());
+    }
+    let locales = match Locales::load(locales_dir, default_locale) {
+        Ok(locales) => locales,
+        Err(I18nError::Syntax(problems)) => {
+            // Each problem already starts with `file:line:`.
+            for problem in problems {
+                report.push(Level::Error, None, problem);
+            }
+            return report;
+        }
+        Err(e) => {
+            report.push(Level::Error, None, e.to_string());
+            return report;
+        }
+    };
+    let policy = match Policy::load(policy_file, registry, &locales) {
+        Ok(policy) => policy,
+        Err(errors) => {
+            for error in errors {
+                report.push(Level::Error, None, error.to_string());
+            }
+            return report;
+        }
+    };
+    check_translations(&mut report, &policy, &locales);
+    report.findings.sort_by_key(|f| f.level);
+    report
+}
+
+/// Missing translations (warnings) and unused messages (notes).
+fn check_translations(report: &mut Report, policy: &Policy, locales: &Locales) {
+    let used = policy.messages();
+    let default = locales.default_locale();
+    let at = |line: &u32| Some(format!("{}:{line}", policy.file().display()));
+    for (id, line) in used {
+        for locale in locales.locales().filter(|l| *l != default) {
+            if !locales.has_message_in(locale, id) {
+                report.push(
+                    Level::Warning,
+                    at(line),
+                    format!(
+                        "message \"{id}\" is missing in locale {locale}: its users get the \
+                         {default} text"
+                    ),
+                );
+            }
+        }
+    }
+    for locale in locales.locales() {
+        for (id, file) in locales.message_ids(locale) {
+            let location = Some(file.display().to_string());
+            if locale != default && !locales.has_message_in(default, id) {
+                report.push(
+                    Level::Warning,
+                    location,
+                    format!(
+                        "message \"{id}\" of locale {locale} is not in the default locale \
+                         {default} (a typo in its id?)"
+                    ),
+                );
+            } else if locale == default && !used.contains_key(id) && !locales.is_referenced(id) {
+                report.push(
+                    Level::Note,
+                    location,
+                    format!(
+                        "message \"{id}\" is not used by {}",
+                        policy.file().display()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(level: Level) -> Finding {
+        Finding {
+            level,
+            location: Some("routing.yaml:3".into()),
+            message: "something".into(),
+        }
+    }
+
+    #[test]
+    fn exit_code_fails_on_errors_and_on_warnings_only_when_strict() {
+        let mut report = Report::default();
+        report.findings.push(finding(Level::Note));
+        assert_eq!(report.exit_code(true), 0);
+        report.findings.push(finding(Level::Warning));
+        assert_eq!(report.exit_code(false), 0);
+        assert_eq!(report.exit_code(true), 1);
+        report.findings.push(finding(Level::Error));
+        assert_eq!(report.exit_code(false), 1);
+        assert_eq!(report.summary(), "1 error, 1 warning, 1 note");
+    }
+
+    #[test]
+    fn findings_display_like_compiler_messages() {
+        assert_eq!(
+            finding(Level::Warning).to_string(),
+            "routing.yaml:3: warning: something"
+        );
+        assert_eq!(
+            finding(Level::Note).to_string(),
+            "routing.yaml:3: note: something"
+        );
+        assert_eq!(
+            finding(Level::Error).to_string(),
+            "routing.yaml:3: something"
+        );
+    }
+}
