@@ -24,6 +24,9 @@ enum Command {
     /// Look into the event inbox: counts, dead letters, replays.
     #[command(subcommand)]
     Inbox(InboxCommand),
+    /// Show, plan and apply the Page's Messenger Profile from routing.yaml's thread_settings.
+    #[command(subcommand)]
+    ThreadSettings(pagebot::thread_settings::ThreadSettingsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,7 +73,19 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args),
         Command::Inbox(command) => inbox(command),
+        Command::ThreadSettings(command) => thread_settings(command),
     }
+}
+
+fn thread_settings(command: pagebot::thread_settings::ThreadSettingsCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    ExitCode::from(runtime.block_on(pagebot::thread_settings::run(command, &Registry::builtin())))
 }
 
 fn inbox(command: InboxCommand) -> ExitCode {

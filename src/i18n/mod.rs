@@ -196,6 +196,11 @@ impl Locales {
         &self.default
     }
 
+    /// Every loaded locale (after [`Locales::load`]: the default first, then by folder name).
+    pub fn locales(&self) -> impl Iterator<Item = &LanguageIdentifier> {
+        self.bundles.iter().map(|(l, _)| l)
+    }
+
     /// Whether the default locale defines `id` (every id the policy uses must be there).
     pub fn has_message(&self, id: &str) -> bool {
         self.bundles

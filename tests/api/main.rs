@@ -7,4 +7,5 @@ mod helpers;
 mod binary;
 mod cli;
 mod pipeline;
+mod thread_settings;
 mod webhook;
