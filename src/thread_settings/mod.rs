@@ -5,7 +5,7 @@
 //!
 //! 1. [`desired`]: the profile routing.yaml asks for, every text localized in every shipped
 //!    locale (plus the `default` entry), with every Messenger limit checked before any call.
-//! 2. [`diff`]: what differs between that and the live profile, field by field, and the
+//! 2. [`mod@diff`]: what differs between that and the live profile, field by field, and the
 //!    [`Call`]s that fix it: as few as possible, in the order Facebook needs.
 //! 3. [`render`]: profiles, differences and calls as text for a person.
 //! 4. [`command`]: the command line (`show`, `plan`, `apply`, `delete`): Graph calls, the
