@@ -32,6 +32,7 @@ pub mod senders;
 pub mod startup;
 pub mod store;
 pub mod testing;
+pub mod thread_settings;
 pub mod webhook;
 
 pub use context::{Context, Outgoing};

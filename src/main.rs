@@ -31,6 +31,9 @@ enum Command {
     /// Look into the event inbox: counts, dead letters, replays.
     #[command(subcommand)]
     Inbox(InboxCommand),
+    /// Show, plan and apply the Page's Messenger Profile from routing.yaml's thread_settings.
+    #[command(subcommand)]
+    ThreadSettings(pagebot::thread_settings::ThreadSettingsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,14 +73,36 @@ struct DatabaseArgs {
     database_url: String,
 }
 
+/// Exit code of a command line that cannot be parsed (sysexits' EX_USAGE).
+const USAGE_ERROR: u8 = 64;
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // A usage mistake exits 64 (EX_USAGE), apart from `thread-settings plan`'s 2 for drift.
+            return ExitCode::from(if e.use_stderr() { USAGE_ERROR } else { 0 });
+        }
+    };
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Check { bot, strict } => check(&bot, strict),
         Command::Inbox(command) => inbox(command),
+        Command::ThreadSettings(command) => thread_settings(command),
     }
+}
+
+fn thread_settings(command: pagebot::thread_settings::ThreadSettingsCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    ExitCode::from(runtime.block_on(pagebot::thread_settings::run(command, &Registry::builtin())))
 }
 
 fn inbox(command: InboxCommand) -> ExitCode {

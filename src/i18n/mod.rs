@@ -203,7 +203,7 @@ impl Locales {
         &self.default
     }
 
-    /// Every loaded locale, the default first.
+    /// Every loaded locale (after [`Locales::load`]: the default first, then by folder name).
     pub fn locales(&self) -> impl Iterator<Item = &LanguageIdentifier> {
         self.bundles.iter().map(|(l, _)| l)
     }

@@ -19,7 +19,7 @@
 
 pub mod fake_graph;
 
-pub use fake_graph::{FAKE_PAGE_TOKEN, FakeError, FakeGraph};
+pub use fake_graph::{FAKE_PAGE_TOKEN, FakeError, FakeGraph, ProfileRequest};
 pub mod app;
 
 pub use app::{TEST_APP_SECRET, TEST_VERIFY_TOKEN, TestApp, TestBot, TestDatabase};

@@ -317,3 +317,12 @@ fn check_reports_fluent_syntax_errors_with_file_and_line() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_mistyped_command_line_exits_64_not_2_which_means_drift() {
+    let output = pagebot(&["thread-settings", "plan", "--no-such-flag"], &[]);
+    assert_eq!(output.status.code(), Some(64), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--no-such-flag"));
+    let help = pagebot(&["--help"], &[]);
+    assert_eq!(help.status.code(), Some(0));
+}

@@ -8,4 +8,5 @@ mod i18n;
 mod binary;
 mod cli;
 mod pipeline;
+mod thread_settings;
 mod webhook;

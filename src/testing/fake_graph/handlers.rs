@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{FAKE_PAGE_TOKEN, FakeError, Shared, State, default_profile, validate};
+use super::{FAKE_PAGE_TOKEN, FakeError, ProfileRequest, Shared, State, default_profile, validate};
 
 type Data = web::Data<Shared>;
 type Query = HashMap<String, String>;
@@ -101,7 +101,7 @@ async fn user_profile(
 async fn get_messenger_profile(req: HttpRequest, data: Data) -> HttpResponse {
     let query = query_of(&req);
     let mut state = data.state();
-    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query) {
+    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query, &[]) {
         return response;
     }
     let Some(fields) = query.get("fields").filter(|f| !f.trim().is_empty()) else {
@@ -125,7 +125,7 @@ async fn get_messenger_profile(req: HttpRequest, data: Data) -> HttpResponse {
 async fn post_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     let query = query_of(&req);
     let mut state = data.state();
-    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query) {
+    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query, &body) {
         return response;
     }
     let props = match serde_json::from_slice::<Value>(&body) {
@@ -152,7 +152,7 @@ async fn post_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) 
 async fn delete_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     let query = query_of(&req);
     let mut state = data.state();
-    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query) {
+    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query, &body) {
         return response;
     }
     let fields: Option<Vec<String>> = serde_json::from_slice::<Value>(&body)
@@ -185,14 +185,30 @@ async fn unknown_path(req: HttpRequest, data: Data) -> HttpResponse {
     graph_error(&mut state, 400, 100, None, &message)
 }
 
-/// Counts the call, then answers a scripted failure or a bad token; `None` lets the call on.
+/// Counts and records the call, then answers a scripted failure or a bad token; `None` lets
+/// the call on.
 fn messenger_profile_preamble(
     state: &mut State,
     req: &HttpRequest,
     query: &Query,
+    body: &[u8],
 ) -> Option<HttpResponse> {
     state.messenger_profile_calls += 1;
-    if let Some(error) = state.messenger_profile_failures.pop_front() {
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    };
+    state.messenger_profile_requests.push(ProfileRequest {
+        method: req.method().to_string(),
+        fields: query
+            .get("fields")
+            .map(|f| f.split(',').map(|s| s.trim().to_owned()).collect())
+            .unwrap_or_default(),
+        body,
+    });
+    if let Some(Some(error)) = state.messenger_profile_failures.pop_front() {
         return Some(fake_error(state, &error));
     }
     authorize(state, req, query)

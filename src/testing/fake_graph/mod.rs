@@ -10,6 +10,9 @@
 //! | `POST /{version}/me/messenger_profile` | checks a few rules (known properties, greeting and menu limits, a `default` locale, Get Started before the persistent menu), then merges the properties |
 //! | `DELETE /{version}/me/messenger_profile` | body `{"fields":[..]}`: removes those properties |
 //!
+//! Every Messenger Profile request is recorded (method, `fields`, body) in
+//! [`FakeGraph::messenger_profile_requests`].
+//!
 //! Every error answer is a Graph error object with a `fbtrace_id` of the form `FAKE<n>`.
 //! Failures can be scripted with [`FakeGraph::fail_next_sends`] and
 //! [`FakeGraph::fail_next_messenger_profile_calls`].
@@ -57,6 +60,19 @@ pub struct FakeGraph {
     addr: SocketAddr,
     shared: Arc<Shared>,
     server: ServerHandle,
+}
+
+/// One request that reached `/{version}/me/messenger_profile`, as the fake received it
+/// (see [`FakeGraph::messenger_profile_requests`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRequest {
+    /// `GET`, `POST` or `DELETE`.
+    pub method: String,
+    /// The `fields` query parameter split on commas (what a `GET` asks for), else empty.
+    pub fields: Vec<String>,
+    /// The JSON body (`POST`, `DELETE`); `Value::Null` when there was none, a JSON string when
+    /// it was not JSON.
+    pub body: Value,
 }
 
 /// A scripted Graph failure: what the fake answers instead of handling a request.
@@ -317,13 +333,32 @@ impl FakeGraph {
         self.shared.state().messenger_profile_calls
     }
 
+    /// Every Messenger Profile request (GET, POST, DELETE) in arrival order, failed ones
+    /// included.
+    pub fn messenger_profile_requests(&self) -> Vec<ProfileRequest> {
+        self.shared.state().messenger_profile_requests.clone()
+    }
+
     /// Queues failures for the next Messenger Profile requests, one per request, e.g.
     /// `FakeError::graph(613, None)` for the 10-calls-per-10-minutes limit.
     pub fn fail_next_messenger_profile_calls(&self, errors: impl IntoIterator<Item = FakeError>) {
         self.shared
             .state()
             .messenger_profile_failures
-            .extend(errors);
+            .extend(errors.into_iter().map(Some));
+    }
+
+    /// Scripts the next Messenger Profile requests, one entry each: `None` is answered as
+    /// usual, `Some(error)` with that error (e.g. let a `GET` through, then fail a `POST`).
+    /// Adds to what is already queued.
+    pub fn script_messenger_profile_calls(
+        &self,
+        outcomes: impl IntoIterator<Item = Option<FakeError>>,
+    ) {
+        self.shared
+            .state()
+            .messenger_profile_failures
+            .extend(outcomes);
     }
 
     /// From now on, require `appsecret_proof` = hex HMAC-SHA256(token, key = `app_secret`) on
@@ -379,7 +414,8 @@ struct State {
     profile_calls: usize,
     messenger_profile: Map<String, Value>,
     messenger_profile_calls: usize,
-    messenger_profile_failures: VecDeque<FakeError>,
+    messenger_profile_requests: Vec<ProfileRequest>,
+    messenger_profile_failures: VecDeque<Option<FakeError>>,
     app_secret: Option<String>,
     last_appsecret_proof: Option<String>,
     messages: u64,

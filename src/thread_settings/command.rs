@@ -1,0 +1,377 @@
+//! The `pagebot thread-settings` command line: `show`, `plan`, `apply`, `delete`.
+//!
+//! Exit codes: 0 done (or, for `plan`, in sync), 2 drift (`plan` only, so CI can alert),
+//! 1 anything else (a policy or limit problem, a Graph error, a refused confirmation).
+//! Every limit is checked before the first call; a Graph error is printed with its code,
+//! subcode, message and `fbtrace_id`, never with the token.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use secrecy::SecretString;
+
+use super::desired::desired_profile;
+use super::diff::diff;
+use super::{Call, Field, Profile, render};
+use crate::config::BotArgs;
+use crate::graph::{DEFAULT_TIMEOUT, GraphClient, GraphError, GraphSettings};
+use crate::i18n::Locales;
+use crate::policy::Policy;
+use crate::registry::Registry;
+use crate::startup::{StartError, load_bot};
+
+/// Exit code: done, or in sync.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: something went wrong.
+pub const EXIT_ERROR: u8 = 1;
+/// Exit code of `plan`: the Page's profile differs from routing.yaml.
+pub const EXIT_DRIFT: u8 = 2;
+
+/// `pagebot thread-settings`: the Page's Messenger Profile (Get Started, greeting, persistent
+/// menu, ice breakers, whitelisted domains), managed from routing.yaml's `thread_settings:`.
+#[derive(Debug, clap::Subcommand)]
+#[non_exhaustive]
+pub enum ThreadSettingsCommand {
+    /// Print the Page's live profile.
+    Show {
+        /// Graph API access.
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show how the live profile differs from routing.yaml: exit 0 in sync, 2 drift, 1 error.
+    Plan {
+        /// The policy and locales.
+        #[command(flatten)]
+        bot: BotArgs,
+        /// Graph API access.
+        #[command(flatten)]
+        graph: GraphArgs,
+    },
+    /// Push what differs (deleting what routing.yaml no longer has), then read it back.
+    Apply {
+        /// The policy and locales.
+        #[command(flatten)]
+        bot: BotArgs,
+        /// Graph API access.
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete properties from the live profile (every managed one when none is named).
+    Delete {
+        /// Graph API access.
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// whitelisted_domains, get_started, greeting, persistent_menu or ice_breakers.
+        #[arg(value_name = "FIELD")]
+        fields: Vec<Field>,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Where the Graph API is and which credentials to present (each also an environment
+/// variable, as for `serve`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GraphArgs {
+    /// The Page access token.
+    #[arg(long, env = "PAGEBOT_PAGE_TOKEN", hide_env_values = true)]
+    pub page_token: Option<SecretString>,
+    /// The app secret, to sign calls with appsecret_proof (optional).
+    #[arg(long, env = "PAGEBOT_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<SecretString>,
+    /// Graph API base URL.
+    #[arg(
+        long,
+        env = "PAGEBOT_GRAPH_URL",
+        default_value = crate::graph::DEFAULT_BASE_URL
+    )]
+    pub graph_url: String,
+    /// Graph API version.
+    #[arg(long, env = "PAGEBOT_GRAPH_VERSION", default_value = crate::graph::DEFAULT_VERSION)]
+    pub graph_version: String,
+}
+
+/// Runs one `thread-settings` command, printing to stdout (results) and stderr (errors, the
+/// prompt), and returns the exit code. `registry` is the one the policy is compiled with.
+pub async fn run(command: ThreadSettingsCommand, registry: &Registry) -> u8 {
+    let result = match command {
+        ThreadSettingsCommand::Show { graph, json } => show(&graph, json).await,
+        ThreadSettingsCommand::Plan { bot, graph } => sync(registry, &bot, &graph, None).await,
+        ThreadSettingsCommand::Apply { bot, graph, yes } => {
+            sync(registry, &bot, &graph, Some(yes)).await
+        }
+        ThreadSettingsCommand::Delete { graph, fields, yes } => delete(&graph, fields, yes).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure(message)) => {
+            eprintln!("{message}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Why a command stopped: the text to print on stderr.
+struct Failure(String);
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+async fn show(graph: &GraphArgs, json: bool) -> Result<u8, Failure> {
+    let client = client(graph)?;
+    let live = fetch(&client).await?;
+    if json {
+        let text = serde_json::to_string_pretty(&live.to_json())
+            .map_err(|e| Failure::new(format!("error: cannot print the profile: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", render::profile(&live));
+    }
+    Ok(EXIT_OK)
+}
+
+/// `plan` (`apply` is `None`) or `apply` (`Some(yes)`).
+async fn sync(
+    registry: &Registry,
+    bot: &BotArgs,
+    graph: &GraphArgs,
+    apply: Option<bool>,
+) -> Result<u8, Failure> {
+    let (policy, desired) = desired(registry, bot)?;
+    let file = policy.file().display().to_string();
+    let client = client(graph)?;
+    let live = fetch(&client).await?;
+    let changes = diff(&desired, &live);
+    if changes.is_empty() {
+        println!("in sync: the Page's profile matches {file}");
+        return Ok(EXIT_OK);
+    }
+    let calls = changes.calls();
+    print!("{}", render::diff(&changes));
+    println!(
+        "{} of {} fields differ from {file}; apply makes {} call{}:",
+        changes.changes.len(),
+        Field::ALL.len(),
+        calls.len(),
+        if calls.len() == 1 { "" } else { "s" }
+    );
+    print!("{}", render::calls(&calls));
+    let Some(yes) = apply else {
+        return Ok(EXIT_DRIFT);
+    };
+    confirm(
+        yes,
+        &format!(
+            "change the Page's profile with these {} calls?",
+            calls.len()
+        ),
+    )?;
+    execute(&client, &calls).await?;
+    let after = fetch(&client).await?;
+    let left = diff(&desired, &after);
+    if left.is_empty() {
+        println!("the Page's profile now matches {file}");
+        Ok(EXIT_OK)
+    } else {
+        print!("{}", render::diff(&left));
+        Err(Failure::new(format!(
+            "error: the Page's profile still differs from {file} after apply (above); Graph \
+             accepted the calls but kept other values"
+        )))
+    }
+}
+
+async fn delete(graph: &GraphArgs, fields: Vec<Field>, yes: bool) -> Result<u8, Failure> {
+    let mut fields = if fields.is_empty() {
+        Field::ALL.to_vec()
+    } else {
+        fields
+    };
+    fields.sort();
+    fields.dedup();
+    let client = client(graph)?;
+    let calls = [Call::Delete(fields)];
+    print!("{}", render::calls(&calls));
+    confirm(yes, "delete these properties from the Page's profile?")?;
+    execute(&client, &calls).await?;
+    Ok(EXIT_OK)
+}
+
+/// Loads the policy and locales the way `serve` does, then builds the desired profile.
+fn desired(
+    registry: &Registry,
+    bot: &BotArgs,
+) -> Result<(std::sync::Arc<Policy>, Profile), Failure> {
+    let (locales, policy) = load_bot(registry, &bot.policy, &bot.locales, &bot.default_locale)
+        .map_err(|e| match e {
+            e @ (StartError::Policy(_) | StartError::Locales(_)) => Failure::new(e.to_string()),
+            e => Failure::new(format!("error: {e}")),
+        })?;
+    let profile = build(&policy, &locales)?;
+    Ok((policy, profile))
+}
+
+fn build(policy: &Policy, locales: &Locales) -> Result<Profile, Failure> {
+    desired_profile(policy.document(), locales).map_err(|errors| {
+        Failure::new(format!(
+            "{errors}\n{}: the thread settings break Messenger's limits; nothing was sent",
+            policy.file().display()
+        ))
+    })
+}
+
+fn client(graph: &GraphArgs) -> Result<GraphClient, Failure> {
+    let Some(token) = &graph.page_token else {
+        return Err(Failure::new(
+            "error: missing setting: set PAGEBOT_PAGE_TOKEN (or --page-token) to the Page access \
+             token",
+        ));
+    };
+    GraphClient::new(GraphSettings {
+        base_url: graph.graph_url.clone(),
+        version: graph.graph_version.clone(),
+        page_token: Some(token.clone()),
+        app_secret: graph.app_secret.clone(),
+        timeout: DEFAULT_TIMEOUT,
+    })
+    .map_err(|e| Failure::new(format!("error: {e}")))
+}
+
+async fn fetch(client: &GraphClient) -> Result<Profile, Failure> {
+    let live = client
+        .get_messenger_profile(&Field::names())
+        .await
+        .map_err(|e| Failure::new(graph_failure("reading the Page's profile", &e)))?;
+    Ok(Profile::from_graph(&live))
+}
+
+/// Makes the calls in order; stops at the first failure, saying how far it got.
+async fn execute(client: &GraphClient, calls: &[Call]) -> Result<(), Failure> {
+    for (i, call) in calls.iter().enumerate() {
+        let names: Vec<&str> = call.fields().into_iter().map(Field::as_str).collect();
+        let (what, result) = match call {
+            Call::Delete(_) => (
+                format!("DELETE {}", names.join(", ")),
+                client.delete_messenger_profile(&names).await,
+            ),
+            Call::Set(_) => (
+                format!("POST {}", names.join(", ")),
+                client.set_messenger_profile(&call.body()).await,
+            ),
+        };
+        match result {
+            Ok(()) => println!("done: {what}"),
+            Err(e) => {
+                let mut message = graph_failure(&what, &e);
+                if i > 0 {
+                    message.push_str(&format!(
+                        "\n{i} of {} calls were made before this one; run `pagebot \
+                         thread-settings plan` to see what is left",
+                        calls.len()
+                    ));
+                }
+                return Err(Failure::new(message));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Asks before changing the Page, unless `yes`; refuses when nobody can answer.
+fn confirm(yes: bool, question: &str) -> Result<(), Failure> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Failure::new(
+            "error: refusing to change the Page's profile without confirmation: stdin is not a \
+             terminal (pass --yes)",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::new(format!("error: cannot read the answer: {e}")))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::new("cancelled: nothing was changed"))
+    }
+}
+
+/// A failed Graph call, with everything Meta's support asks for. The client already removed
+/// the token from every text that came back.
+fn graph_failure(what: &str, error: &GraphError) -> String {
+    let mut text = match error {
+        GraphError::Api {
+            status,
+            code,
+            subcode,
+            message,
+            fbtrace_id,
+            ..
+        } => format!(
+            "error: {what} failed: graph error (http {status})\n  code: {code}\n  subcode: {}\n  \
+             message: {message}\n  fbtrace_id: {}",
+            subcode.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+            fbtrace_id.as_deref().unwrap_or("none"),
+        ),
+        other => format!("error: {what} failed: {other}"),
+    };
+    if error.is_rate_limit() {
+        text.push_str(
+            "\nthe Messenger Profile API allows 10 calls per 10 minutes per Page: wait, then run \
+             the command again",
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_failures_show_code_subcode_message_and_trace() {
+        let e = GraphError::Api {
+            status: 400,
+            code: 100,
+            subcode: Some(2018001),
+            kind: None,
+            message: "(#100) Invalid parameter".into(),
+            fbtrace_id: Some("AbC123".into()),
+        };
+        assert_eq!(
+            graph_failure("POST greeting", &e),
+            "error: POST greeting failed: graph error (http 400)\n  code: 100\n  subcode: \
+             2018001\n  message: (#100) Invalid parameter\n  fbtrace_id: AbC123"
+        );
+        let limited = GraphError::Api {
+            status: 400,
+            code: 613,
+            subcode: None,
+            kind: None,
+            message: "(#613) Calls to this api have exceeded the rate limit.".into(),
+            fbtrace_id: None,
+        };
+        let text = graph_failure("POST greeting", &limited);
+        assert!(
+            text.contains("subcode: none") && text.contains("fbtrace_id: none"),
+            "{text}"
+        );
+        assert!(text.contains("10 calls per 10 minutes"), "{text}");
+    }
+}
