@@ -226,7 +226,8 @@ impl Locales {
         format_in(bundle, id, args)
     }
 
-    /// Formats message `id` in every loaded locale that defines it, the default first.
+    /// Formats message `id` in every loaded locale that defines it, in load order (the default
+    /// first when read by [`Locales::load`]).
     ///
     /// The policy loader uses it to check a text's length in each language a user may get.
     pub fn format_each(
@@ -387,6 +388,21 @@ mod tests {
         ] {
             assert_eq!(l.format(asked, "m", &args(&[])).unwrap(), got, "{asked:?}");
         }
+    }
+
+    #[test]
+    fn format_each_gives_every_locale_that_has_the_message() {
+        let l = locales();
+        let each = l.format_each("hello", &args(&[("name", "")]));
+        let texts: Vec<(&str, &str)> = each
+            .iter()
+            .map(|(tag, text)| (tag.as_str(), text.as_deref().unwrap()))
+            .collect();
+        assert_eq!(texts, [("en-US", "Hello !"), ("zh-TW", "你好 !")]);
+        let each = l.format_each("only-en", &args(&[]));
+        assert_eq!(each.len(), 1);
+        assert!(l.format_each("hello", &args(&[]))[1].1.is_err());
+        assert!(l.format_each("nope", &args(&[])).is_empty());
     }
 
     #[test]

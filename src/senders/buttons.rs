@@ -192,6 +192,11 @@ too-long = This title is far too long
             ),
             (with(json!([])), "0 buttons, at least 1".to_owned()),
             (
+                with(json!([postback("nope")])),
+                "button 1 title: message id \"nope\" is not defined in the default locale en-US"
+                    .to_owned(),
+            ),
+            (
                 with(json!([postback("too-long")])),
                 "button 1 title \"too-long\" is 26 characters in en-US, at most 20".to_owned(),
             ),
@@ -233,7 +238,7 @@ too-long = This title is far too long
             ),
             (
                 json!({"message": &"x".repeat(3), "buttons": [postback("menu-help")]}),
-                "message \"xxx\": message id \"xxx\" is not defined".to_owned(),
+                "message id \"xxx\" is not defined".to_owned(),
             ),
         ] {
             let err = refusal(&locales, "buttons", args);

@@ -269,9 +269,15 @@ impl LocalizedText {
         max: usize,
         cx: &BuildContext<'_>,
     ) -> Result<Self, String> {
+        // The sender's own text needs no label: "message id \"x\" is not defined ...".
+        cx.require_message(&id).map_err(|e| {
+            if what == "message" {
+                e
+            } else {
+                format!("{what}: {e}")
+            }
+        })?;
         let what = format!("{what} \"{id}\"");
-        cx.require_message(&id)
-            .map_err(|e| format!("{}: {e}", what))?;
         let has_variables = Cell::new(false);
         let static_args: BTreeMap<String, String> = args
             .iter()

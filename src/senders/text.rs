@@ -125,7 +125,7 @@ mod tests {
         for (args, needle) in [
             (
                 json!({"message": "nope"}),
-                "message \"nope\": message id \"nope\" is not defined",
+                "message id \"nope\" is not defined in the default locale en-US",
             ),
             (
                 json!({"message": "hello", "args": {"name": "x"}, "colour": 1}),

@@ -7,4 +7,5 @@ mod helpers;
 mod binary;
 mod cli;
 mod pipeline;
+mod senders;
 mod webhook;
