@@ -126,21 +126,7 @@ impl Context {
 
     /// Replaces each `{name}` in `template` with that variable (empty when unset).
     pub fn expand(&self, template: &str) -> String {
-        let mut out = String::with_capacity(template.len());
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            let Some(close) = rest[open..].find('}') else {
-                break;
-            };
-            out.push_str(&rest[..open]);
-            let name = &rest[open + 1..open + close];
-            if let Some(value) = self.vars.get(name) {
-                out.push_str(value);
-            }
-            rest = &rest[open + close + 1..];
-        }
-        out.push_str(rest);
-        out
+        expand_with(template, |name| self.vars.get(name).map(String::as_str))
     }
 
     /// Formats Fluent message `id` in the user's locale, expanding each argument template.
@@ -172,6 +158,27 @@ impl Context {
             }),
         }
     }
+}
+
+/// Replaces each `{name}` in `template` with `lookup(name)`, or nothing when it gives `None`.
+///
+/// With `|_| None` it gives a template's static part: what the policy loader can check.
+pub fn expand_with<'v>(template: &str, lookup: impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let name = &rest[open + 1..open + close];
+        if let Some(value) = lookup(name) {
+            out.push_str(value);
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One Send API request body, ready for the pipeline to deliver.

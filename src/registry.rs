@@ -99,6 +99,14 @@ impl Registry {
             .handler("user_profile", handlers::UserProfile::from_args)
             .sender_with("text", senders::Text::from_args)
             .sender("sender_action", senders::SenderAction::from_args)
+            .sender("image", senders::Media::image)
+            .sender("audio", senders::Media::audio)
+            .sender("video", senders::Media::video)
+            .sender("file", senders::Media::file)
+            .sender_with("quick_replies", senders::QuickReplies::from_args)
+            .sender_with("buttons", senders::Buttons::from_args)
+            .sender_with("generic", senders::Generic::from_args)
+            .sender("receipt", senders::Receipt::from_args)
     }
 
     /// Registers handler `name`, built from its typed arguments.

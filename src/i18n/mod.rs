@@ -265,31 +265,23 @@ impl Locales {
                 fallback
             })
             .ok_or_else(|| I18nError::UnknownMessage(id.to_owned()))?;
-        let pattern = bundle
-            .get_message(id)
-            .and_then(|m| m.value())
-            .ok_or_else(|| I18nError::Format {
-                id: id.to_owned(),
-                problems: "the message has no value".into(),
-            })?;
-        let mut fluent_args = FluentArgs::new();
-        for (name, value) in args {
-            // Numbers go in as numbers so that plural selectors work.
-            match value.parse::<f64>() {
-                Ok(n) => fluent_args.set(name.as_str(), FluentValue::from(n)),
-                Err(_) => fluent_args.set(name.as_str(), FluentValue::from(value.as_str())),
-            }
-        }
-        let mut errors = Vec::new();
-        let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
-        if !errors.is_empty() {
-            let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            return Err(I18nError::Format {
-                id: id.to_owned(),
-                problems: problems.join("; "),
-            });
-        }
-        Ok(text.into_owned())
+        format_in(bundle, id, args)
+    }
+
+    /// Formats message `id` in every loaded locale that defines it, in load order (the default
+    /// first when read by [`Locales::load`]).
+    ///
+    /// The policy loader uses it to check a text's length in each language a user may get.
+    pub fn format_each(
+        &self,
+        id: &str,
+        args: &BTreeMap<String, String>,
+    ) -> Vec<(String, Result<String, I18nError>)> {
+        self.bundles
+            .iter()
+            .filter(|(_, bundle)| bundle.has_message(id))
+            .map(|(lang, bundle)| (lang.to_string(), format_in(bundle, id, args)))
+            .collect()
     }
 
     /// Bundles to try for `locale`, best first; the default is always last.
@@ -323,6 +315,39 @@ impl Locales {
             .chain(std::iter::once(0))
             .filter_map(|i| self.bundles.get(i).map(|(_, b)| b))
     }
+}
+
+/// Formats message `id` of `bundle` with `args`; any Fluent error fails the whole text.
+fn format_in(
+    bundle: &FluentBundle<FluentResource>,
+    id: &str,
+    args: &BTreeMap<String, String>,
+) -> Result<String, I18nError> {
+    let pattern = bundle
+        .get_message(id)
+        .and_then(|m| m.value())
+        .ok_or_else(|| I18nError::Format {
+            id: id.to_owned(),
+            problems: "the message has no value".into(),
+        })?;
+    let mut fluent_args = FluentArgs::new();
+    for (name, value) in args {
+        // Numbers go in as numbers so that plural selectors work.
+        match value.parse::<f64>() {
+            Ok(n) => fluent_args.set(name.as_str(), FluentValue::from(n)),
+            Err(_) => fluent_args.set(name.as_str(), FluentValue::from(value.as_str())),
+        }
+    }
+    let mut errors = Vec::new();
+    let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
+    if !errors.is_empty() {
+        let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return Err(I18nError::Format {
+            id: id.to_owned(),
+            problems: problems.join("; "),
+        });
+    }
+    Ok(text.into_owned())
 }
 
 #[cfg(test)]
@@ -405,6 +430,21 @@ mod tests {
         ] {
             assert_eq!(l.format(asked, "m", &args(&[])).unwrap(), got, "{asked:?}");
         }
+    }
+
+    #[test]
+    fn format_each_gives_every_locale_that_has_the_message() {
+        let l = locales();
+        let each = l.format_each("hello", &args(&[("name", "")]));
+        let texts: Vec<(&str, &str)> = each
+            .iter()
+            .map(|(tag, text)| (tag.as_str(), text.as_deref().unwrap()))
+            .collect();
+        assert_eq!(texts, [("en-US", "Hello !"), ("zh-TW", "你好 !")]);
+        let each = l.format_each("only-en", &args(&[]));
+        assert_eq!(each.len(), 1);
+        assert!(l.format_each("hello", &args(&[]))[1].1.is_err());
+        assert!(l.format_each("nope", &args(&[])).is_empty());
     }
 
     #[test]

@@ -2,10 +2,32 @@
 //!
 //! A sender is pure: it reads the [`Context`] and returns Send API bodies. The pipeline
 //! delivers them, records each delivery and retries what can be retried.
+//!
+//! Every limit of the Send API is checked when the policy loads ([`limits`]), texts after
+//! localization in every locale; message senders take `messaging_type` and `tag`
+//! ([`delivery`]).
 
+pub mod button;
+pub mod delivery;
+pub mod limits;
+
+mod buttons;
+mod generic;
+mod media;
+mod quick_replies;
+mod receipt;
 mod sender_action;
 mod text;
 
+#[cfg(test)]
+pub(crate) mod test_support;
+
+pub use buttons::{Buttons, ButtonsArgs};
+pub use delivery::{Delivery, MessagingType, Tag};
+pub use generic::{Generic, GenericArgs};
+pub use media::{Media, MediaArgs, MediaKind};
+pub use quick_replies::{QuickReplies, QuickRepliesArgs};
+pub use receipt::{Receipt, ReceiptArgs};
 pub use sender_action::{SenderAction, SenderActionArgs};
 pub use text::{Text, TextArgs};
 
@@ -26,7 +48,7 @@ pub enum SendError {
     /// A text could not be localized.
     #[error(transparent)]
     I18n(#[from] I18nError),
-    /// A built message breaks a Send API limit (e.g. a localized text too long).
+    /// A built message breaks a Send API limit (e.g. a text its variables left empty).
     #[error("{0}")]
     Limit(String),
     /// The event has no one to reply to.

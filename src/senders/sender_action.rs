@@ -1,4 +1,6 @@
 //! `sender_action`: typing indicators and read marks.
+//!
+//! A sender action goes with the recipient only: no message, no `messaging_type`, no tag.
 
 use serde::Deserialize;
 
@@ -56,5 +58,43 @@ impl Sender for SenderAction {
             return Err(SendError::NoRecipient);
         }
         Ok(vec![cx.action(self.action.as_str())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::senders::test_support::*;
+
+    #[test]
+    fn sends_each_action_with_the_recipient_only() {
+        let locales = locales("", "");
+        let t = TestContext::new(locales.clone(), None, &[]);
+        for action in ["typing_on", "typing_off", "mark_seen"] {
+            let sender = build(&locales, "sender_action", json!({"action": action})).unwrap();
+            assert_eq!(
+                t.body(sender.as_ref()),
+                json!({"recipient": {"id": PSID}, "sender_action": action})
+            );
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let locales = locales("", "");
+        for (args, expected) in [
+            (json!({}), "missing field `action`"),
+            (json!({"action": "typing"}), "unknown variant `typing`"),
+            // react/unreact need a message id and a reaction: not a policy's business.
+            (json!({"action": "react"}), "unknown variant `react`"),
+            (
+                json!({"action": "typing_on", "messaging_type": "RESPONSE"}),
+                "unknown field `messaging_type`",
+            ),
+        ] {
+            let err = refusal(&locales, "sender_action", args);
+            assert!(err.starts_with(expected), "{err}\n  expected: {expected}");
+        }
     }
 }

@@ -326,3 +326,34 @@ fn a_mistyped_command_line_exits_64_not_2_which_means_drift() {
     let help = pagebot(&["--help"], &[]);
     assert_eq!(help.status.code(), Some(0));
 }
+
+#[test]
+fn check_fails_on_a_limit_broken_only_after_localization() {
+    let policy = "\
+routes:
+  SIMPLE_TEXT:
+    - handler: simple_text
+      senders:
+        - buttons:
+            message: pick
+            buttons:
+              - { type: postback, title: help, payload: HELP }
+";
+    let long_title = "說".repeat(25);
+    let dir = bot_folder(
+        policy,
+        &[
+            ("en-US", "pick = Pick one\nhelp = Help\n"),
+            ("zh-TW", &format!("pick = 選一個\nhelp = {long_title}\n")),
+        ],
+    );
+    let output = check_in(dir.path(), &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    let policy = dir.path().join("routing.yaml").display().to_string();
+    assert!(
+        err.starts_with(&format!("{policy}:5: sender buttons: ")),
+        "{err}"
+    );
+    assert!(err.contains("25 characters in zh-TW, at most 20"), "{err}");
+}

@@ -8,5 +8,6 @@ mod i18n;
 mod binary;
 mod cli;
 mod pipeline;
+mod senders;
 mod thread_settings;
 mod webhook;

@@ -37,7 +37,7 @@
 //! and `#[actix_web::test]`. It stops when the `FakeGraph` is dropped.
 
 mod handlers;
-mod validate;
+pub(crate) mod validate;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, TcpListener};

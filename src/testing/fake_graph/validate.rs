@@ -248,6 +248,10 @@ fn check_attachment(attachment: &Value) -> Checked {
             for (i, element) in elements.iter().enumerate() {
                 check_generic_element(element, &format!("{elements_path}[{i}]"))?;
             }
+            let ratio_path = format!("{path}[image_aspect_ratio]");
+            if let Some(ratio) = optional_str(payload, "image_aspect_ratio", &ratio_path)? {
+                one_of(ratio, &["horizontal", "square"], &ratio_path)?;
+            }
             Ok(())
         }
         "receipt" => check_receipt(payload, path),
@@ -301,10 +305,57 @@ fn check_receipt(payload: &Map<String, Value>, path: &str) -> Checked {
             "param {summary_path}[total_cost] is required and must be a number"
         ));
     }
+    for key in ["subtotal", "shipping_cost", "total_tax"] {
+        optional_number(summary, key, &format!("{summary_path}[{key}]"))?;
+    }
+    if let Some(address) = payload.get("address") {
+        let address_path = format!("{path}[address]");
+        let address = object(address, &address_path)?;
+        for key in ["street_1", "city", "postal_code", "state", "country"] {
+            required_str(address, key, &format!("{address_path}[{key}]"))?;
+        }
+        optional_str(address, "street_2", &format!("{address_path}[street_2]"))?;
+    }
+    if let Some(adjustments) = payload.get("adjustments") {
+        let adjustments_path = format!("{path}[adjustments]");
+        for (i, adjustment) in array(adjustments, &adjustments_path, 0, usize::MAX)?
+            .iter()
+            .enumerate()
+        {
+            let item_path = format!("{adjustments_path}[{i}]");
+            let adjustment = object(adjustment, &item_path)?;
+            required_str(adjustment, "name", &format!("{item_path}[name]"))?;
+            required_number(adjustment, "amount", &format!("{item_path}[amount]"))?;
+        }
+    }
     if let Some(elements) = payload.get("elements") {
-        array(elements, &format!("{path}[elements]"), 0, 100)?;
+        let elements_path = format!("{path}[elements]");
+        for (i, element) in array(elements, &elements_path, 0, 100)?.iter().enumerate() {
+            let element_path = format!("{elements_path}[{i}]");
+            let element = object(element, &element_path)?;
+            let title = required_str(element, "title", &format!("{element_path}[title]"))?;
+            text_len(title, 1, usize::MAX, &format!("{element_path}[title]"))?;
+            required_number(element, "price", &format!("{element_path}[price]"))?;
+            optional_number(element, "quantity", &format!("{element_path}[quantity]"))?;
+            optional_str(element, "currency", &format!("{element_path}[currency]"))?;
+        }
     }
     Ok(())
+}
+
+fn optional_number(map: &Map<String, Value>, key: &str, path: &str) -> Checked {
+    match map.get(key) {
+        Some(value) if !value.is_number() => Err(format!("param {path} must be a number")),
+        _ => Ok(()),
+    }
+}
+
+fn required_number(map: &Map<String, Value>, key: &str, path: &str) -> Checked {
+    if map.contains_key(key) {
+        optional_number(map, key, path)
+    } else {
+        Err(format!("param {path} is required"))
+    }
 }
 
 fn check_buttons(buttons: Option<&Value>, min: usize, max: usize, path: &str) -> Checked {
@@ -585,6 +636,14 @@ mod tests {
                 "recipient_name":"A","order_number":"1","currency":"USD","payment_method":"Visa",
                 "summary":{"total_cost":10.5},"elements":[]}}}),
             ),
+            with_message(
+                json!({"attachment":{"type":"template","payload":{"template_type":"receipt",
+                "recipient_name":"A","order_number":"1","currency":"USD","payment_method":"Visa",
+                "address":{"street_1":"1 Way","city":"C","postal_code":"1","state":"S","country":"US"},
+                "adjustments":[{"name":"off","amount":-2}],
+                "summary":{"subtotal":12,"total_cost":10.5},
+                "elements":[{"title":"t","quantity":2,"price":6,"currency":"USD"}]}}}),
+            ),
         ];
         for body in bodies {
             assert_eq!(check_send(&body), Ok(()), "{body}");
@@ -721,6 +780,42 @@ mod tests {
                 "recipient_name":"A","order_number":"1","currency":"USD","payment_method":"Visa"}}}),
             ),
             "[summary] is required",
+        );
+        let receipt = |extra: Value| {
+            let mut payload = json!({"template_type":"receipt","recipient_name":"A",
+                "order_number":"1","currency":"USD","payment_method":"Visa",
+                "summary":{"total_cost":1}});
+            for (k, v) in extra.as_object().unwrap() {
+                payload[k] = v.clone();
+            }
+            with_message(json!({"attachment":{"type":"template","payload":payload}}))
+        };
+        rejects(
+            receipt(json!({"elements":[{"title":"t","price":"5"}]})),
+            "[elements][0][price] must be a number",
+        );
+        rejects(
+            receipt(json!({"elements":[{"price":5}]})),
+            "[elements][0][title] is required",
+        );
+        rejects(
+            receipt(json!({"summary":{"total_cost":1,"subtotal":"1"}})),
+            "[summary][subtotal] must be a number",
+        );
+        rejects(
+            receipt(json!({"address":{"street_1":"a","city":"b","postal_code":"c","state":"d"}})),
+            "[address][country] is required",
+        );
+        rejects(
+            receipt(json!({"adjustments":[{"name":"off"}]})),
+            "[adjustments][0][amount] is required",
+        );
+        rejects(
+            with_message(
+                json!({"attachment":{"type":"template","payload":{"template_type":"generic",
+                "image_aspect_ratio":"round","elements":[{"title":"t"}]}}}),
+            ),
+            "[image_aspect_ratio] must be one of",
         );
     }
 
