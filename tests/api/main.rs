@@ -6,5 +6,6 @@ mod helpers;
 
 mod binary;
 mod cli;
+mod durability;
 mod pipeline;
 mod webhook;
