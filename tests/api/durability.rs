@@ -394,6 +394,10 @@ db_test!(
 
         let repeats = assert_each_processed_once_in_order(&graph, &store, load, true).await;
         assert_some_claims_were_taken_over(&store).await;
+        // What the first server finished (it logs after the commit) the second did not touch.
+        let (by_first, by_second) = (first.events_done(), second.events_done());
+        assert!(by_first.iter().all(|id| !by_second.contains(id)));
+        assert!(by_first.len() + by_second.len() <= load.total());
         eprintln!(
             "killed after {acknowledged} acknowledged and {answered_before} answered; \
          {repeats} reply(ies) sent again after the restart"
@@ -465,6 +469,9 @@ db_test!(sigterm_under_load_exits_cleanly_and_loses_nothing, |db| {
     wait_until_all_processed(&store, load.total(), &[&first, &second]).await;
     // A clean stop finishes what it started: no reply is ever repeated.
     assert_each_processed_once_in_order(&graph, &store, load, false).await;
+    let (by_first, by_second) = (first.events_done(), second.events_done());
+    assert!(by_first.iter().all(|id| !by_second.contains(id)));
+    assert_eq!(by_first.len() + by_second.len(), load.total());
     eprintln!(
         "stopped in {took:?} after {} acknowledged",
         next.iter().sum::<usize>()
