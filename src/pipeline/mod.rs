@@ -23,7 +23,7 @@ use crate::context::Services;
 use crate::i18n::Locales;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
-use crate::store::{StoreError, inbox, now_ms};
+use crate::store::{StoreError, inbox};
 
 /// How the worker loop behaves.
 #[derive(Debug, Clone)]
@@ -167,7 +167,7 @@ impl Pipeline {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.services
             .store
-            .run(move |conn| inbox::claim(conn, now_ms(), lease_ms, limit))
+            .run(move |conn| inbox::claim(conn, lease_ms, limit))
             .await
     }
 

@@ -34,6 +34,9 @@ pub enum Outcome {
     },
     /// A passing error on the last allowed attempt.
     Dead(String),
+    /// The worker's lease ran out and another worker claimed the event: this attempt stopped
+    /// and recorded nothing, the other worker's attempt counts.
+    LeaseLost,
 }
 
 /// Why an attempt stopped early.
@@ -52,11 +55,22 @@ impl From<StoreError> for Stop {
 
 impl Pipeline {
     /// Processes one claimed event and records how it ended.
+    ///
+    /// While it runs, the claim's lease is renewed, so that a slow event is not claimed a
+    /// second time; if the claim is lost anyway (the lease ran out while the database was
+    /// unreachable, and another worker took the event), the attempt stops at once.
     pub async fn process(&self, row: InboxEvent) -> Outcome {
         let id = row.id;
         let attempts = row.attempts;
         let bot = self.bot.load_full();
-        let (kind, result) = self.attempt(&bot.policy, row).await;
+        let (kind, result) = tokio::select! {
+            biased;
+            done = self.attempt(&bot.policy, row) => done,
+            () = self.hold_lease(id, attempts) => {
+                self.report(id, attempts, "UNKNOWN", &Outcome::LeaseLost);
+                return Outcome::LeaseLost;
+            }
+        };
         let kind_name = kind.map(ReceivingType::as_str);
         // A throttled attempt was not the event's fault: it does not use up an attempt.
         let refund = matches!(result, Err(Stop::Throttled(..)));
@@ -73,7 +87,6 @@ impl Pipeline {
                 after: backoff(self.settings.retry_base, attempts),
             },
         };
-        self.report(id, attempts, kind_name.unwrap_or("UNPARSED"), &outcome);
         let record = outcome.clone();
         let stored = self
             .services
@@ -82,33 +95,70 @@ impl Pipeline {
                 let now = now_ms();
                 match &record {
                     Outcome::Done { .. } => {
-                        inbox::finish(conn, id, Status::Done, kind_name, None, now)
+                        inbox::finish(conn, id, attempts, Status::Done, kind_name, None, now)
                     }
                     Outcome::Failed(e) => {
-                        inbox::finish(conn, id, Status::Failed, kind_name, Some(e), now)
+                        inbox::finish(conn, id, attempts, Status::Failed, kind_name, Some(e), now)
                     }
                     Outcome::Dead(e) => {
-                        inbox::finish(conn, id, Status::Dead, kind_name, Some(e), now)
+                        inbox::finish(conn, id, attempts, Status::Dead, kind_name, Some(e), now)
                     }
                     Outcome::Retry { error, after } => {
                         let delay = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
                         inbox::retry_later(
                             conn,
                             id,
+                            attempts,
                             kind_name,
                             error,
                             now.saturating_add(delay),
                             refund,
                         )
                     }
+                    Outcome::LeaseLost => Ok(false),
                 }
             })
             .await;
-        if let Err(e) = stored {
-            // The lease runs out and the event is claimed again: nothing is lost.
-            log::error!("event {id}: outcome not recorded, it will be retried: {e}");
+        match stored {
+            Ok(true) => {
+                self.report(id, attempts, kind_name.unwrap_or("UNPARSED"), &outcome);
+                outcome
+            }
+            Ok(false) => {
+                self.report(
+                    id,
+                    attempts,
+                    kind_name.unwrap_or("UNPARSED"),
+                    &Outcome::LeaseLost,
+                );
+                Outcome::LeaseLost
+            }
+            Err(e) => {
+                // The lease runs out and the event is claimed again: nothing is lost.
+                log::error!("event {id}: outcome not recorded, it will be retried: {e}");
+                outcome
+            }
         }
-        outcome
+    }
+
+    /// Renews the claim's lease every third of its length; returns only once the claim is
+    /// lost. A renewal that fails on a database error is tried again at the next tick.
+    async fn hold_lease(&self, id: i64, attempts: i32) {
+        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
+        let period = (self.settings.lease / 3).max(std::time::Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(period).await;
+            let renewed = self
+                .services
+                .store
+                .run(move |conn| inbox::renew(conn, id, attempts, lease_ms))
+                .await;
+            match renewed {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => log::warn!("event {id}: lease not renewed, will try again: {e}"),
+            }
+        }
     }
 
     fn report(&self, id: i64, attempts: i32, kind: &str, outcome: &Outcome) {
@@ -131,6 +181,12 @@ impl Pipeline {
             Outcome::Dead(e) => {
                 metrics.dead(kind);
                 log::error!("event {id} {kind}: dead after {attempts} attempts: {e}");
+            }
+            Outcome::LeaseLost => {
+                log::warn!(
+                    "event {id} {kind}: attempt {attempts} lost its lease to another worker; \
+                     it stopped and recorded nothing"
+                );
             }
         }
     }

@@ -9,7 +9,7 @@
 use diesel::prelude::*;
 
 use super::schema::inbox_events;
-use super::{DbConn, StoreError, write_transaction};
+use super::{DbConn, StoreError, now_ms, write_transaction};
 
 /// Where an inbox event stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,17 +131,16 @@ pub fn insert_batch(
 }
 
 /// Claims up to `limit` events that are due: for each PSID only its oldest pending event, and
-/// only if no live lease holds it. Each claimed event gets a lease until `now + lease_ms` and
-/// one more attempt.
-pub fn claim(
-    conn: &mut DbConn,
-    now: i64,
-    lease_ms: i64,
-    limit: i64,
-) -> Result<Vec<InboxEvent>, StoreError> {
+/// only if no live lease holds it. Each claimed event gets a lease until `lease_ms` from now
+/// and one more attempt; its `attempts` then identify the claim (see [`renew`]).
+pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEvent>, StoreError> {
     use inbox_events::dsl as e;
     let earlier = diesel::alias!(inbox_events as earlier);
     write_transaction(conn, |conn| {
+        // Read the clock once the transaction holds the write lock: on SQLite, BEGIN IMMEDIATE
+        // may have waited for other writers, and a lease counted from before that wait could
+        // already be over when it is committed.
+        let now = now_ms();
         let pending = Status::Pending.as_str();
         let older_pending_of_same_user = earlier
             .filter(earlier.field(e::psid).eq(e::psid))
@@ -198,17 +197,58 @@ pub fn claim(
     })
 }
 
-/// Marks a claimed event finished with `status` (done, failed or dead).
+/// Extends the lease of a claimed event to `lease_ms` from now, if the claim that set
+/// `attempts` still holds it. Returns false when the claim is over: the event was finished or
+/// released, or another worker claimed it after the lease ran out.
+///
+/// A claim is recognised by its `attempts`, which every claim raises and nothing else raises
+/// while the event is leased: no schema change is needed for a fencing token.
+pub fn renew(conn: &mut DbConn, id: i64, attempts: i32, lease_ms: i64) -> Result<bool, StoreError> {
+    use inbox_events::dsl as e;
+    write_transaction(conn, |conn| {
+        let until = now_ms().saturating_add(lease_ms);
+        let updated = diesel::update(held(id, attempts))
+            .set(e::locked_until.eq(Some(until)))
+            .execute(conn)?;
+        Ok(updated == 1)
+    })
+}
+
+/// The query of [`held`].
+type Held = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<
+            diesel::dsl::Find<inbox_events::table, i64>,
+            diesel::dsl::Eq<inbox_events::status, &'static str>,
+        >,
+        diesel::dsl::Eq<inbox_events::attempts, i32>,
+    >,
+    diesel::dsl::IsNotNull<inbox_events::locked_until>,
+>;
+
+/// The event `id` while the claim that set `attempts` holds it.
+fn held(id: i64, attempts: i32) -> Held {
+    use inbox_events::dsl as e;
+    e::inbox_events
+        .find(id)
+        .filter(e::status.eq(Status::Pending.as_str()))
+        .filter(e::attempts.eq(attempts))
+        .filter(e::locked_until.is_not_null())
+}
+
+/// Marks an event finished with `status` (done, failed or dead), if the claim that set
+/// `attempts` still holds it; returns false (and changes nothing) if it does not.
 pub fn finish(
     conn: &mut DbConn,
     id: i64,
+    attempts: i32,
     status: Status,
     kind: Option<&str>,
     error: Option<&str>,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     use inbox_events::dsl as e;
-    let target = e::inbox_events.find(id);
+    let target = held(id, attempts);
     let finished = (
         e::status.eq(status.as_str()),
         e::kind.eq(kind),
@@ -216,28 +256,30 @@ pub fn finish(
         e::finished_at.eq(Some(now)),
     );
     // Without a new error the last one stays: a done event shows why it needed a retry.
-    match error {
+    let updated = match error {
         Some(error) => diesel::update(target)
             .set((finished, e::last_error.eq(Some(error))))
             .execute(conn)?,
         None => diesel::update(target).set(finished).execute(conn)?,
     };
-    Ok(())
+    Ok(updated == 1)
 }
 
-/// Releases a claimed event to be tried again at `available_at`, keeping the error.
+/// Releases an event to be tried again at `available_at`, keeping the error, if the claim
+/// that set `attempts` still holds it; returns false (and changes nothing) if it does not.
 /// With `refund`, the attempt does not count (the event was not at fault).
 pub fn retry_later(
     conn: &mut DbConn,
     id: i64,
+    attempts: i32,
     kind: Option<&str>,
     error: &str,
     available_at: i64,
     refund: bool,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     use inbox_events::dsl as e;
     let refunded = i32::from(refund);
-    diesel::update(e::inbox_events.find(id))
+    let updated = diesel::update(held(id, attempts))
         .set((
             e::kind.eq(kind),
             e::last_error.eq(Some(error)),
@@ -246,7 +288,7 @@ pub fn retry_later(
             e::attempts.eq(e::attempts - refunded),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(updated == 1)
 }
 
 /// Puts dead and failed events back in the queue (all of them, or the one with `id`), with

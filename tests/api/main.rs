@@ -7,6 +7,7 @@ mod i18n;
 
 mod binary;
 mod cli;
+mod durability;
 mod pipeline;
 mod senders;
 mod thread_settings;
