@@ -6,5 +6,6 @@ mod helpers;
 
 mod binary;
 mod cli;
+mod handlers;
 mod pipeline;
 mod webhook;
