@@ -93,6 +93,22 @@ impl Context {
         self.event.psid.as_deref()
     }
 
+    /// Whom a reply goes to: the sender, or for an echo (which the Page itself sent) the user
+    /// the echoed message went to.
+    pub fn reply_to(&self) -> &str {
+        if self.event.kind == ReceivingType::Echo
+            && let Some(user) = self
+                .event
+                .messaging
+                .recipient
+                .as_ref()
+                .and_then(|p| p.key())
+        {
+            return user;
+        }
+        self.psid().unwrap_or_default()
+    }
+
     /// The message text, if the event carries one.
     pub fn text(&self) -> Option<&str> {
         self.event
@@ -142,7 +158,7 @@ impl Context {
     pub fn reply(&self, message: Value) -> Outgoing {
         Outgoing {
             body: json!({
-                "recipient": { "id": self.psid().unwrap_or_default() },
+                "recipient": { "id": self.reply_to() },
                 "messaging_type": "RESPONSE",
                 "message": message,
             }),
@@ -153,7 +169,7 @@ impl Context {
     pub fn action(&self, action: &str) -> Outgoing {
         Outgoing {
             body: json!({
-                "recipient": { "id": self.psid().unwrap_or_default() },
+                "recipient": { "id": self.reply_to() },
                 "sender_action": action,
             }),
         }

@@ -3,16 +3,43 @@
 //! A handler never sends: when it handled an event, the pipeline runs the senders its policy
 //! link names. Handlers depend on [`Context`], never on actix or the pipeline.
 
+mod account_linking;
+mod authentication;
+mod delivery;
 mod dummy;
+mod echo;
+mod handover;
+mod location;
+mod multimedia;
+mod payload;
+mod postback;
+mod quick_reply;
+mod reaction;
+mod read;
+mod referral;
 mod set_locale;
 mod simple_text;
+mod thumb_up;
 mod user_profile;
 
 use async_trait::async_trait;
 
+pub use account_linking::{AccountLinking, AccountLinkingArgs};
+pub use authentication::{Authentication, AuthenticationArgs};
+pub use delivery::{Delivery, DeliveryArgs};
 pub use dummy::Dummy;
+pub use echo::{Echo, EchoArgs};
+pub use handover::{Handover, HandoverArgs};
+pub use location::{Location, LocationArgs};
+pub use multimedia::{Multimedia, MultimediaArgs};
+pub use postback::{Postback, PostbackArgs};
+pub use quick_reply::{QuickReply, QuickReplyArgs};
+pub use reaction::{Reaction, ReactionArgs};
+pub use read::{Read, ReadArgs};
+pub use referral::{Referral, ReferralArgs};
 pub use set_locale::{SetLocale, SetLocaleArgs};
 pub use simple_text::{SimpleText, SimpleTextArgs};
+pub use thumb_up::{THUMBS_UP_STICKER_IDS, ThumbUp, ThumbUpArgs};
 pub use user_profile::{UserProfile, UserProfileArgs};
 
 use crate::context::Context;
@@ -29,6 +56,38 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Handles the event: stores what matters, leaves variables for the senders.
     async fn handle(&self, cx: &mut Context) -> Result<(), HandlerError>;
+
+    /// Whether this link's senders may fire for an echo (one of the Page's own messages).
+    ///
+    /// No by default, so that a bot never answers itself, whichever chain (`default` too) the
+    /// link is in; only the `echo` handler with `answer: true` says yes.
+    fn answers_echoes(&self) -> bool {
+        false
+    }
+}
+
+/// The event's own time (epoch ms), or now for events without one (deliveries).
+pub(crate) fn event_time(cx: &Context) -> i64 {
+    cx.event
+        .messaging
+        .timestamp
+        .unwrap_or_else(crate::store::now_ms)
+}
+
+/// The message, unless it is one of the Page's own echoed back.
+pub(crate) fn user_message(cx: &Context) -> Option<&crate::event::Message> {
+    cx.event.messaging.message.as_ref().filter(|m| !m.is_echo)
+}
+
+/// Checks that every name in `given` is one of `known`; the error names the field.
+pub(crate) fn check_names(field: &str, given: &[String], known: &[&str]) -> Result<(), String> {
+    match given.iter().find(|g| !known.contains(&g.as_str())) {
+        Some(bad) => Err(format!(
+            "{field}: unknown value \"{bad}\" (known: {})",
+            known.join(", ")
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Why a handler failed; the pipeline retries only what [`HandlerError::is_retryable`] says.

@@ -34,16 +34,37 @@ impl SimpleText {
     pub fn from_args(args: SimpleTextArgs) -> Result<Self, String> {
         let regex = args
             .regex
-            .map(|pattern| {
-                RegexBuilder::new(&pattern)
-                    .case_insensitive(args.ignore_case)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| format!("bad regex {pattern:?}: {}", first_line(&e.to_string())))
-            })
+            .map(|pattern| compile_regex(&pattern, args.ignore_case))
             .transpose()?;
         Ok(Self { regex })
     }
+}
+
+/// Compiles a policy's regex with a size limit; the error is one readable line.
+pub(super) fn compile_regex(pattern: &str, ignore_case: bool) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .case_insensitive(ignore_case)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("bad regex {pattern:?}: {}", first_line(&e.to_string())))
+}
+
+/// The captures of `regex` in `text` as variables: `match.0`, `match.1`, `match.NAME`; empty
+/// when it does not match.
+pub(super) fn capture_vars(regex: &Regex, text: &str) -> Vec<(String, String)> {
+    let Some(captures) = regex.captures(text) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (i, name) in regex.capture_names().enumerate() {
+        if let Some(m) = captures.get(i) {
+            found.push((format!("match.{i}"), m.as_str().to_owned()));
+            if let Some(name) = name {
+                found.push((format!("match.{name}"), m.as_str().to_owned()));
+            }
+        }
+    }
+    found
 }
 
 fn first_line(s: &str) -> String {
@@ -69,18 +90,7 @@ impl Handler for SimpleText {
         let (Some(regex), Some(text)) = (&self.regex, cx.text()) else {
             return Ok(());
         };
-        let Some(captures) = regex.captures(text) else {
-            return Ok(());
-        };
-        let mut found = Vec::new();
-        for (i, name) in regex.capture_names().enumerate() {
-            if let Some(m) = captures.get(i) {
-                found.push((format!("match.{i}"), m.as_str().to_owned()));
-                if let Some(name) = name {
-                    found.push((format!("match.{name}"), m.as_str().to_owned()));
-                }
-            }
-        }
+        let found = capture_vars(regex, text);
         cx.vars.extend(found);
         Ok(())
     }

@@ -256,12 +256,11 @@ impl Pipeline {
                     });
                 }
                 handled_any = true;
-                // Another app owns the thread (Handover Protocol): store, but do not answer.
-                let senders = if cx.event.standby {
-                    &[][..]
-                } else {
-                    &link.senders[..]
-                };
+                // Another app owns the thread (Handover Protocol), or the event is one of the
+                // Page's own messages echoed back: store, but do not answer.
+                let quiet = cx.event.standby
+                    || (kind == ReceivingType::Echo && !link.handler.answers_echoes());
+                let senders = if quiet { &[][..] } else { &link.senders[..] };
                 for sender in senders {
                     let messages = sender.build(cx).map_err(|e| {
                         Stop::Permanent(format!("a sender of line {}: {e}", link.line))

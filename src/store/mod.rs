@@ -19,11 +19,21 @@ macro_rules! per_backend {
     };
 }
 
+pub mod account_links;
 mod conn;
 pub mod deliveries;
+pub mod echoes;
+pub mod handovers;
 pub mod inbox;
+pub mod locations;
+pub mod media;
+pub mod optins;
+pub mod reactions;
+pub mod referrals;
 pub mod schema;
+pub mod thumbs_up;
 pub mod users;
+pub mod watermarks;
 
 use std::sync::Arc;
 

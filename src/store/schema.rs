@@ -63,5 +63,149 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One row per message carrying a thumbs-up "Like" sticker.
+    thumbs_up (event_id) {
+        event_id -> BigInt,
+        psid -> Text,
+        mid -> Nullable<Text>,
+        sticker_id -> Text,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Every location attachment.
+    locations (event_id, seq) {
+        event_id -> BigInt,
+        seq -> Integer,
+        psid -> Text,
+        lat -> Double,
+        long -> Double,
+        title -> Nullable<Text>,
+        url -> Nullable<Text>,
+        mid -> Nullable<Text>,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Image, audio, video and file attachments the multimedia handler stored.
+    media (event_id, seq) {
+        event_id -> BigInt,
+        seq -> Integer,
+        psid -> Text,
+        kind -> Text,
+        url -> Nullable<Text>,
+        mid -> Nullable<Text>,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Opt-ins, with notification tokens and their expiry.
+    optins (event_id) {
+        event_id -> BigInt,
+        psid -> Nullable<Text>,
+        user_ref -> Nullable<Text>,
+        #[sql_name = "ref"]
+        ref_ -> Nullable<Text>,
+        kind -> Nullable<Text>,
+        payload -> Nullable<Text>,
+        one_time_notif_token -> Nullable<Text>,
+        notification_messages_token -> Nullable<Text>,
+        notification_messages_status -> Nullable<Text>,
+        token_expiry_timestamp -> Nullable<BigInt>,
+        user_token_status -> Nullable<Text>,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Account linking and unlinking.
+    account_links (event_id) {
+        event_id -> BigInt,
+        psid -> Text,
+        status -> Text,
+        authorization_code -> Nullable<Text>,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The highest delivery and read watermark per user.
+    watermarks (psid, kind) {
+        psid -> Text,
+        kind -> Text,
+        watermark -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The Page's own messages echoed back.
+    echoes (event_id) {
+        event_id -> BigInt,
+        psid -> Nullable<Text>,
+        mid -> Nullable<Text>,
+        app_id -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Reactions to messages and their removal.
+    reactions (event_id) {
+        event_id -> BigInt,
+        psid -> Text,
+        mid -> Nullable<Text>,
+        reaction -> Nullable<Text>,
+        emoji -> Nullable<Text>,
+        action -> Nullable<Text>,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Referrals: m.me links, ads, chat plugin.
+    referrals (event_id) {
+        event_id -> BigInt,
+        psid -> Text,
+        #[sql_name = "ref"]
+        ref_ -> Nullable<Text>,
+        source -> Nullable<Text>,
+        kind -> Nullable<Text>,
+        ad_id -> Nullable<Text>,
+        referer_uri -> Nullable<Text>,
+        ads_context_data -> Nullable<Text>,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Handover protocol events.
+    handovers (event_id) {
+        event_id -> BigInt,
+        psid -> Nullable<Text>,
+        action -> Text,
+        previous_owner_app_id -> Nullable<Text>,
+        new_owner_app_id -> Nullable<Text>,
+        requested_owner_app_id -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        raw -> Text,
+        event_time -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(deliveries -> inbox_events (event_id));
 diesel::allow_tables_to_appear_in_same_query!(users, inbox_events, deliveries);

@@ -8,6 +8,7 @@ mod i18n;
 mod binary;
 mod cli;
 mod durability;
+mod handlers;
 mod pipeline;
 mod senders;
 mod thread_settings;

@@ -1,0 +1,10 @@
+DROP TABLE handovers;
+DROP TABLE referrals;
+DROP TABLE reactions;
+DROP TABLE echoes;
+DROP TABLE watermarks;
+DROP TABLE account_links;
+DROP TABLE optins;
+DROP TABLE media;
+DROP TABLE locations;
+DROP TABLE thumbs_up;

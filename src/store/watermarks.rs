@@ -1,0 +1,103 @@
+//! Delivery and read watermarks: the highest seen per user. Raising a maximum is idempotent,
+//! so retried and out-of-order receipts need no event key.
+
+use diesel::prelude::*;
+
+use super::schema::watermarks;
+use super::{DbConn, Store, StoreError, now_ms};
+
+/// Which receipt a watermark comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Receipt {
+    /// `delivery`: messages sent before the watermark were delivered.
+    Delivery,
+    /// `read`: messages sent before the watermark were read.
+    Read,
+}
+
+impl Receipt {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivery => "delivery",
+            Self::Read => "read",
+        }
+    }
+}
+
+/// A user's watermarks (epoch ms), when any receipt was seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Watermarks {
+    /// Everything the Page sent before this was delivered.
+    pub delivered: Option<i64>,
+    /// Everything the Page sent before this was read.
+    pub read: Option<i64>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = watermarks)]
+struct NewWatermark<'a> {
+    psid: &'a str,
+    kind: &'a str,
+    watermark: i64,
+    updated_at: i64,
+}
+
+/// Raises the user's `receipt` watermark to `watermark` if it is higher than the stored one.
+pub fn raise(
+    conn: &mut DbConn,
+    psid: &str,
+    receipt: Receipt,
+    watermark: i64,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    let kind = receipt.as_str();
+    let row = NewWatermark {
+        psid,
+        kind,
+        watermark,
+        updated_at: now,
+    };
+    per_backend!(conn, c => diesel::insert_into(watermarks::table)
+        .values(&row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    // One statement, so that it is atomic on both backends: only ever raised.
+    diesel::update(
+        watermarks::table
+            .find((psid, kind))
+            .filter(watermarks::watermark.lt(watermark)),
+    )
+    .set((
+        watermarks::watermark.eq(watermark),
+        watermarks::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The user's watermarks.
+pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Watermarks, StoreError> {
+    let rows: Vec<(String, i64)> = watermarks::table
+        .filter(watermarks::psid.eq(psid))
+        .select((watermarks::kind, watermarks::watermark))
+        .load(conn)?;
+    let mut out = Watermarks::default();
+    for (kind, watermark) in rows {
+        match kind.as_str() {
+            "delivery" => out.delivered = Some(watermark),
+            "read" => out.read = Some(watermark),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// The highest delivery and read watermarks seen for the user.
+    pub async fn watermarks(&self, psid: &str) -> Result<Watermarks, StoreError> {
+        let psid = psid.to_owned();
+        self.run(move |conn| for_user(conn, &psid)).await
+    }
+}
