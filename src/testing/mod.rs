@@ -21,5 +21,15 @@ pub mod fake_graph;
 
 pub use fake_graph::{FAKE_PAGE_TOKEN, FakeError, FakeGraph};
 pub mod app;
+pub mod conversation;
+pub mod expect;
+pub mod render;
+pub mod transcript;
+pub mod webhook;
 
 pub use app::{TEST_APP_SECRET, TEST_VERIFY_TOKEN, TestApp, TestBot, TestDatabase};
+pub use conversation::{Action, Conversation, ConversationError, Turn, TurnOutcome, User};
+pub use expect::{Expected, Mismatch};
+pub use render::{BotMessage, MessageKind};
+pub use transcript::{Transcript, TranscriptError};
+pub use webhook::{LIKE_STICKER_ID, SignedBody, TEST_PAGE_ID, Webhook};
