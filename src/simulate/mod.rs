@@ -96,7 +96,7 @@ fn start(
 
 /// Stops the bot inside the runtime, so that its tasks wind down before the runtime does.
 fn stop(runtime: &tokio::runtime::Runtime, conversation: Conversation) {
-    runtime.block_on(async move { drop(conversation) });
+    runtime.block_on(conversation.stop());
 }
 
 fn replay(runtime: &tokio::runtime::Runtime, args: &SimulateArgs, bot: &TestBot) -> u8 {

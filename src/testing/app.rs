@@ -285,6 +285,14 @@ impl TestApp {
             .expect("the test server must answer")
     }
 
+    /// Stops the server and lets the pipeline finish what it holds, then returns.
+    pub async fn stop(mut self) {
+        self.stop.stop(false).await;
+        if let Err(e) = (&mut self.server).await {
+            log::warn!("test app: server task ended abnormally: {e}");
+        }
+    }
+
     /// Every inbox row.
     pub async fn inbox(&self) -> Vec<InboxEvent> {
         self.store.run(inbox::all).await.expect("inbox query")

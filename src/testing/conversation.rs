@@ -210,6 +210,11 @@ impl Conversation {
         self
     }
 
+    /// Stops the bot, letting the pipeline finish what it holds.
+    pub async fn stop(self) {
+        self.app.stop().await;
+    }
+
     /// The running app (its database, its inbox).
     pub fn app(&self) -> &TestApp {
         &self.app

@@ -7,5 +7,7 @@ mod i18n;
 
 mod binary;
 mod cli;
+mod conversation;
 mod pipeline;
+mod simulate;
 mod webhook;
