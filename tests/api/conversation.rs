@@ -38,8 +38,7 @@ db_test!(a_wrong_expectation_shows_what_the_bot_sent, |db| {
         .expect_quick_replies(["Red", "Blue"])
         .run()
         .await
-        .err()
-        .expect("the reply is not the expected one");
+        .expect_err("the reply is not the expected one");
     let ConversationError::Mismatch(mismatch) = &err else {
         panic!("not a mismatch: {err}");
     };
@@ -65,8 +64,7 @@ db_test!(a_wrong_expectation_shows_what_the_bot_sent, |db| {
         .expect_nothing()
         .run()
         .await
-        .err()
-        .expect("the bot answered");
+        .expect_err("the bot answered");
     assert!(err.to_string().contains("sent, but not expected"), "{err}");
 });
 
@@ -92,8 +90,7 @@ db_test!(graph_failures_fail_the_turn_unless_allowed, |db| {
         .expect_nothing()
         .run()
         .await
-        .err()
-        .expect("the event failed");
+        .expect_err("the event failed");
     assert!(matches!(err, ConversationError::Failed(_)), "{err}");
     assert!(err.to_string().contains("SIMPLE_TEXT"), "{err}");
 
@@ -116,7 +113,7 @@ db_test!(a_tap_with_nothing_offered_is_refused_before_sending, |db| {
     let bot = Conversation::start(db).await;
     let ann = bot.user("Ann");
     ann.says("hi").await;
-    let err = ann.taps("Red").run().await.err().expect("nothing to tap");
+    let err = ann.taps("Red").run().await.expect_err("nothing to tap");
     assert!(matches!(err, ConversationError::Tap(_)), "{err}");
     assert!(err.to_string().starts_with("nothing to tap"), "{err}");
     assert_eq!(app_inbox_len(&bot).await, 1);
