@@ -17,7 +17,8 @@
 //!     .says("what?")
 //!     .expect_text_containing("Say \"hi\"")
 //!     .await;
-//! // Quick replies ride on a message: this expects ONE message with both.
+//! // With a bot that offers colours: quick replies ride on a message, so this expects ONE
+//! // message with both the text and the quick replies.
 //! bot.user("Ann")
 //!     .says("colours")
 //!     .expect_text("Pick a colour")
