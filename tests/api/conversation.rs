@@ -1,7 +1,7 @@
 //! The conversation runner (`pagebot::testing::Conversation`) on the demo bot: named users,
 //! replies collected per user, readable mismatches, locales, Graph failures.
 
-use pagebot::testing::{Conversation, ConversationError, FakeError};
+use pagebot::testing::{Conversation, ConversationError, FakeError, TestDatabase};
 
 use crate::db_test;
 
@@ -121,4 +121,14 @@ db_test!(a_tap_with_nothing_offered_is_refused_before_sending, |db| {
 
 async fn app_inbox_len(bot: &Conversation) -> usize {
     bot.app().inbox().await.len()
+}
+
+/// Awaiting a turn panics with who did what, and the diff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(
+    expected = "conversation: Ann says \"hi\":\nmessage 1: text is \"Hello Ann! Nice to meet you.\", expected \"Bonjour\""
+)]
+async fn an_awaited_turn_that_does_not_match_panics_readably() {
+    let bot = Conversation::start(TestDatabase::sqlite()).await;
+    bot.user("Ann").says("hi").expect_text("Bonjour").await;
 }
