@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod event;
@@ -29,6 +30,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod registry;
 pub mod senders;
+pub mod simulate;
 pub mod startup;
 pub mod store;
 pub mod testing;

@@ -299,7 +299,7 @@ fn known_list(names: &[&str]) -> String {
 // Reading YAML
 
 /// How routing.yaml is read: strict, and bounded against hostile input.
-fn yaml_options() -> serde_saphyr::Options {
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_events: 200_000,
@@ -327,7 +327,7 @@ fn yaml_options() -> serde_saphyr::Options {
 }
 
 /// The line serde-saphyr gives for `error`, if any.
-fn error_line(error: &serde_saphyr::Error) -> Option<u32> {
+pub(crate) fn error_line(error: &serde_saphyr::Error) -> Option<u32> {
     error
         .location()
         .map(|l| l.line())
@@ -337,7 +337,7 @@ fn error_line(error: &serde_saphyr::Error) -> Option<u32> {
 
 /// serde-saphyr's message for `error`, without its location suffix or snippet: lowercase,
 /// one line, no final period.
-fn yaml_message(error: &serde_saphyr::Error) -> String {
+pub(crate) fn yaml_message(error: &serde_saphyr::Error) -> String {
     let mut inner = error.without_snippet();
     while let serde_saphyr::Error::AliasError { error, .. } = inner {
         inner = error.without_snippet();

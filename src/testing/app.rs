@@ -38,18 +38,41 @@ pub struct TestDatabase {
 
 #[derive(Debug)]
 enum Cleanup {
+    /// A database the caller owns: left as it is.
+    Keep,
     Directory(PathBuf),
-    PostgresDatabase { admin_url: String, name: String },
+    PostgresDatabase {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDatabase {
     /// A new SQLite file in a new temporary folder.
+    ///
+    /// # Panics
+    ///
+    /// If the folder cannot be created; [`TestDatabase::try_sqlite`] returns the error instead.
     pub fn sqlite() -> Self {
+        Self::try_sqlite().expect("cannot create a temporary folder")
+    }
+
+    /// A new SQLite file in a new temporary folder, or why the folder cannot be created.
+    pub fn try_sqlite() -> std::io::Result<Self> {
         let dir = std::env::temp_dir().join(format!("pagebot-test-{}", random_suffix()));
-        std::fs::create_dir_all(&dir).expect("cannot create a temporary folder");
-        Self {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
             url: format!("sqlite://{}", dir.join("pagebot.db").display()),
             cleanup: Cleanup::Directory(dir),
+        })
+    }
+
+    /// An existing database (`sqlite://FILE` or `postgres://...`), kept when dropped: what
+    /// `pagebot simulate --database-url` uses.
+    pub fn existing(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            cleanup: Cleanup::Keep,
         }
     }
 
@@ -97,6 +120,7 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         match &self.cleanup {
+            Cleanup::Keep => {}
             Cleanup::Directory(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -138,6 +162,8 @@ pub struct TestBot {
     pub locales: PathBuf,
     /// The handlers and senders.
     pub registry: Registry,
+    /// The locale used when a user's is unknown or lacks a message.
+    pub default_locale: String,
 }
 
 impl TestBot {
@@ -148,6 +174,21 @@ impl TestBot {
             policy: root.join("routing.yaml"),
             locales: root.join("locales"),
             registry: Registry::builtin(),
+            default_locale: "en-US".to_owned(),
+        }
+    }
+
+    /// A bot of `policy` and `locales` served with `registry`, default locale `en-US`.
+    pub fn new(
+        policy: impl Into<PathBuf>,
+        locales: impl Into<PathBuf>,
+        registry: Registry,
+    ) -> Self {
+        Self {
+            policy: policy.into(),
+            locales: locales.into(),
+            registry,
+            default_locale: "en-US".to_owned(),
         }
     }
 }
@@ -197,6 +238,27 @@ impl TestApp {
             .await
     }
 
+    /// POSTs a built [`Webhook`](super::Webhook), signed with [`TEST_APP_SECRET`].
+    pub async fn post(&self, webhook: &super::Webhook) -> reqwest::Response {
+        self.post_webhook(&webhook.body()).await
+    }
+
+    /// POSTs a built [`Webhook`](super::Webhook), signed with [`TEST_APP_SECRET`]; the
+    /// error, rather than a panic, if the server does not answer.
+    pub async fn try_post_webhook(
+        &self,
+        webhook: &super::Webhook,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let signed = webhook.signed(TEST_APP_SECRET);
+        self.client
+            .post(format!("{}/webhook", self.address))
+            .header("Content-Type", "application/json")
+            .header("X-Hub-Signature-256", signed.signature)
+            .body(signed.body)
+            .send()
+            .await
+    }
+
     /// POSTs `body` to /webhook with exactly these extra headers.
     pub async fn post_webhook_with(
         &self,
@@ -221,6 +283,14 @@ impl TestApp {
             .send()
             .await
             .expect("the test server must answer")
+    }
+
+    /// Stops the server and lets the pipeline finish what it holds, then returns.
+    pub async fn stop(mut self) {
+        self.stop.stop(false).await;
+        if let Err(e) = (&mut self.server).await {
+            log::warn!("test app: server task ended abnormally: {e}");
+        }
     }
 
     /// Every inbox row.
@@ -261,7 +331,7 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         dev: false,
         policy: bot.policy.clone(),
         locales: bot.locales.clone(),
-        default_locale: "en-US".into(),
+        default_locale: bot.default_locale.clone(),
         database_url: database.url().to_owned(),
         db_pool_size: 6,
         app_secret: Some(SecretString::from(TEST_APP_SECRET)),

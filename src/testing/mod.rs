@@ -1,17 +1,25 @@
-//! The test kit, for bot authors as much as for pagebot itself: a fake Graph API that checks
-//! every outgoing message against the Send API limits and records it.
+//! The test kit, for bot authors as much as for pagebot itself.
+//!
+//! - [`Webhook`]: signed webhook bodies of every event kind, batched as Facebook does.
+//! - [`FakeGraph`]: a fake Graph API on a free loopback port that answers the Send, User
+//!   Profile and Messenger Profile APIs, checks every outgoing message against the Send API
+//!   limits, records it, and fails when told to.
+//! - [`TestApp`] and [`TestDatabase`]: the real server on port 0 with a throw-away database.
+//! - [`Conversation`]: named users talking to the real app in-process, replies asserted
+//!   ([`Expected`], with a readable diff when they differ).
+//! - [`Transcript`]: the same conversations written in YAML (`pagebot simulate --script`).
+//! - [`BotMessage`]: a Send API body read back and rendered as the user sees it.
 //!
 //! Nothing here is used by the server at run time except by `pagebot simulate`. Helpers in this
 //! module panic with a readable message when an expectation fails: they are meant for tests.
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use pagebot::testing::FakeGraph;
+//! use pagebot::testing::{Conversation, TestDatabase};
 //!
-//! let fake = FakeGraph::start().await;
-//! let settings = fake.settings(); // point the bot's Graph client here
-//! // ... drive the bot ...
-//! fake.assert_sent_text("PSID", "Hello Ann");
+//! let bot = Conversation::start(TestDatabase::sqlite()).await;
+//! bot.user("Ann").says("hi").expect_text("Hello Ann! Nice to meet you.").await;
+//! bot.graph().assert_sent_text("psid_ann", "Hello Ann! Nice to meet you.");
 //! # }
 //! ```
 
@@ -21,5 +29,15 @@ pub mod fake_graph;
 
 pub use fake_graph::{FAKE_PAGE_TOKEN, FakeError, FakeGraph, ProfileRequest};
 pub mod app;
+pub mod conversation;
+pub mod expect;
+pub mod render;
+pub mod transcript;
+pub mod webhook;
 
 pub use app::{TEST_APP_SECRET, TEST_VERIFY_TOKEN, TestApp, TestBot, TestDatabase};
+pub use conversation::{Action, Conversation, ConversationError, Turn, TurnOutcome, User};
+pub use expect::{Expected, Mismatch};
+pub use render::{BotMessage, MessageKind};
+pub use transcript::{Transcript, TranscriptError};
+pub use webhook::{LIKE_STICKER_ID, SignedBody, TEST_PAGE_ID, Webhook};

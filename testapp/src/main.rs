@@ -1,3 +1,8 @@
-fn main() {
-    println!("testapp: an example bot on pagebot (see README)");
+//! The testapp binary: pagebot's whole command line (`serve`, `check`, `simulate`, `inbox`)
+//! with this bot's handlers and senders.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    pagebot::cli::run(testapp::registry())
 }

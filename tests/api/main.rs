@@ -7,9 +7,11 @@ mod i18n;
 
 mod binary;
 mod cli;
+mod conversation;
 mod durability;
 mod handlers;
 mod pipeline;
 mod senders;
+mod simulate;
 mod thread_settings;
 mod webhook;

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use crate::db_test;
 use crate::helpers::*;
-use pagebot::Registry;
 
 const POLICY: &str = r#"default:
   - handler: user_profile
@@ -123,7 +122,7 @@ fn write_bot(dir: &Path, policy: &str, en_us: &str, zh_tw: &str) -> TestBot {
     TestBot {
         policy: policy_path,
         locales: dir.join("locales"),
-        registry: Registry::builtin(),
+        ..TestBot::demo()
     }
 }
 

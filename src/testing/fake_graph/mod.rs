@@ -300,6 +300,11 @@ impl FakeGraph {
         state.profiles.insert(psid.to_owned(), profile);
     }
 
+    /// The profile set for `psid` with [`FakeGraph::set_profile`], if any.
+    pub fn profile(&self, psid: &str) -> Option<Value> {
+        self.shared.state().profiles.get(psid).cloned()
+    }
+
     /// Makes every profile request for `psid` fail with `error`, e.g.
     /// `FakeError::graph(100, Some(2018001))` ("no matching user").
     pub fn set_profile_error(&self, psid: &str, error: FakeError) {

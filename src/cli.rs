@@ -1,0 +1,221 @@
+//! The `pagebot` command line, as a library function so that a bot's own binary offers the
+//! same commands with its own handlers and senders:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     pagebot::cli::run(pagebot::Registry::builtin() /* .handler("weather", ...) */)
+//! }
+//! ```
+//!
+//! Commands: `serve`, `check`, `inbox`, `simulate`. Each arm calls one library function.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::Registry;
+use crate::config::{BotArgs, ServeArgs, Settings};
+use crate::startup::Application;
+
+/// A server for Facebook Messenger Page bots.
+#[derive(Debug, Parser)]
+#[command(name = "pagebot", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the webhook and process events.
+    Serve(ServeArgs),
+    /// Validate routing.yaml and the locales: exit 0 when clean, 1 on errors (or on warnings
+    /// with --strict). Warnings: texts missing in a locale; notes: texts nothing uses.
+    Check {
+        #[command(flatten)]
+        bot: BotArgs,
+        /// Fail on warnings too (for CI).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Look into the event inbox: counts, dead letters, replays.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
+    /// Talk to the bot in the terminal, without Facebook (full pipeline, fake Graph API), or
+    /// replay YAML transcripts with --script: exit 1 with a diff at the first mismatch.
+    Simulate(crate::simulate::SimulateArgs),
+    /// Show, plan and apply the Page's Messenger Profile from routing.yaml's thread_settings.
+    #[command(subcommand)]
+    ThreadSettings(crate::thread_settings::ThreadSettingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum InboxCommand {
+    /// Events per status, and the age of the oldest pending one.
+    Stats(DatabaseArgs),
+    /// The newest dead and failed events, with their errors.
+    Dead {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// How many to list.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put dead and failed events back in the queue (a running server picks them up).
+    Replay {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The event to replay.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Replay every dead and failed event.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DatabaseArgs {
+    /// Database: `sqlite://FILE` or `postgres://...`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://pagebot.db",
+        hide_env_values = true
+    )]
+    database_url: String,
+}
+
+/// Parses the process's arguments and runs the command with `registry`: the whole `pagebot`
+/// command line, for `pagebot` itself and for a bot's own binary.
+pub fn run(registry: Registry) -> ExitCode {
+    run_from(std::env::args_os(), registry)
+}
+
+/// Exit code of a command line that cannot be parsed (sysexits' EX_USAGE).
+const USAGE_ERROR: u8 = 64;
+
+fn thread_settings(
+    command: crate::thread_settings::ThreadSettingsCommand,
+    registry: &Registry,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    ExitCode::from(runtime.block_on(crate::thread_settings::run(command, registry)))
+}
+
+/// [`run`] with the given arguments (the first is the program name).
+pub fn run_from<I, T>(args: I, registry: Registry) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print and succeed; a usage mistake exits 64 (EX_USAGE),
+            // apart from `thread-settings plan`'s 2 for drift.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { USAGE_ERROR } else { 0 });
+        }
+    };
+    // The chat is for people: only warnings and errors interrupt it unless RUST_LOG says more.
+    let default_filter = match cli.command {
+        Command::Simulate(_) => "warn",
+        _ => "info",
+    };
+    let _ =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_filter))
+            .try_init();
+    match cli.command {
+        Command::Serve(args) => serve(args, registry),
+        Command::Check { bot, strict } => check(&bot, strict, &registry),
+        Command::Inbox(command) => inbox(command),
+        Command::Simulate(args) => ExitCode::from(crate::simulate::run(args, registry)),
+        Command::ThreadSettings(command) => thread_settings(command, &registry),
+    }
+}
+
+fn inbox(command: InboxCommand) -> ExitCode {
+    let result = match command {
+        InboxCommand::Stats(db) => crate::admin::stats(&db.database_url),
+        InboxCommand::Dead { db, limit } => crate::admin::dead(&db.database_url, limit),
+        InboxCommand::Replay { db, id, .. } => {
+            crate::admin::replay(&db.database_url, id).map(|n| format!("{n} event(s) requeued\n"))
+        }
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(args: ServeArgs, registry: Registry) -> ExitCode {
+    let settings = match Settings::from_serve_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let app = match Application::build(settings, registry).await {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match app.run_until_stopped().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: server stopped: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+fn check(args: &BotArgs, strict: bool, registry: &Registry) -> ExitCode {
+    let report = crate::check::check(registry, &args.policy, &args.locales, &args.default_locale);
+    for finding in &report.findings {
+        eprintln!("{finding}");
+    }
+    let code = report.exit_code(strict);
+    if code == 0 {
+        println!("{}: ok ({})", args.policy.display(), report.summary());
+    } else {
+        eprintln!("{}: {}", args.policy.display(), report.summary());
+    }
+    ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,197 @@
+//! `pagebot simulate` as a user runs it: transcripts replayed with their exit codes and
+//! diffs, and the chat driven through stdin.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// Runs `pagebot simulate ARGS` on the demo bot in `dir`, with `stdin` piped in.
+fn simulate(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .arg("simulate")
+        .args([
+            "--policy",
+            &repo("routing.yaml"),
+            "--locales",
+            &repo("locales"),
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the pagebot binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("pagebot ends")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_matching_transcript_exits_0_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = repo("tests/fixtures/transcripts/demo_ok.yaml");
+    let output = simulate(dir.path(), &["--script", &script], "");
+    let (out, err) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{out}\n{err}");
+    assert_eq!(out, format!("{script}: ok (5 turns)\n"));
+    assert!(err.is_empty(), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_differing_transcript_exits_1_with_a_diff_naming_the_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = repo("tests/fixtures/transcripts/demo_wrong.yaml");
+    let output = simulate(dir.path(), &["--script", &script], "");
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "{script}:6: turn 2: Ann says \"hey\": the bot's replies differ from the transcript\n"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"- 1. text "Hello Ann", quick replies ["Red", "Blue"]"#),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"+ 1. text "Hello Ann! Nice to meet you.""#),
+        "{err}"
+    );
+    assert!(
+        !err.contains("turn 3"),
+        "stops at the first mismatch: {err}"
+    );
+    assert!(text(&output.stdout).is_empty());
+}
+
+#[test]
+fn an_unreadable_transcript_exits_2_with_every_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = repo("tests/fixtures/transcripts/broken.yaml");
+    let output = simulate(dir.path(), &["--script", &script], "");
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        err.contains(&format!("{script}:2: a turn needs exactly one action")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{script}:5: the turn has no `expect:`")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_chat_reads_stdin_and_renders_the_bots_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = simulate(
+        dir.path(),
+        &[],
+        "hi\n/quick 1\n/user Bob\n/postback GET_STARTED\n/locale zh-TW\nhello\n/sticker like\n/location 25.03 121.56\n/dance\n/help\n/quit\nnever read\n",
+    );
+    let out = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{out}\n{}",
+        text(&output.stderr)
+    );
+    let expected_lines = [
+        "Alex> hi",
+        "  bot: Hello Alex! Nice to meet you.",
+        "Alex> /quick 1",
+        "  ! nothing to tap: the bot's last messages offered no quick reply or button (wanted \"1\")",
+        "Alex> /user Bob",
+        "Bob> /postback GET_STARTED",
+        "  bot: Welcome, Bob! Say \"hi\" whenever you like.",
+        "Bob> /locale zh-TW",
+        "  (your language is now zh-TW)",
+        "Bob> hello",
+        "  bot: Bob，你好！很高興認識你。",
+        "Bob> /sticker like",
+        "  (no reply)",
+        "Bob> /location 25.03 121.56",
+        "  (no reply)",
+        "Bob> /dance",
+        "  ! unknown command /dance; /help lists them",
+        "Bob> /help",
+        "Bob> /quit",
+    ];
+    let mut rest = out.as_str();
+    for line in expected_lines {
+        let at = rest
+            .find(line)
+            .unwrap_or_else(|| panic!("missing, or out of order: {line:?}\n--- output:\n{out}"));
+        rest = &rest[at + line.len()..];
+    }
+    assert!(
+        out.contains("/postback PAYLOAD"),
+        "help lists commands: {out}"
+    );
+    assert!(!out.contains("never read"), "{out}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_given_database_keeps_the_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let output = simulate(
+        dir.path(),
+        &["--database-url", &url, "--user", "Ann Lee"],
+        "hi\n",
+    );
+    let out = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{out}\n{}",
+        text(&output.stderr)
+    );
+    assert!(out.contains("  bot: Hello Ann! Nice to meet you."), "{out}");
+    let store = pagebot::store::Store::connect(&url, 1).unwrap();
+    let mut conn = store.get().unwrap();
+    let user = pagebot::store::users::find(&mut conn, "psid_ann_lee")
+        .unwrap()
+        .expect("the user was stored");
+    assert_eq!(user.last_name.as_deref(), Some("Lee"));
+    assert_eq!(pagebot::store::inbox::all(&mut conn).unwrap().len(), 1);
+}
+
+#[test]
+fn simulate_refuses_a_broken_policy_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("routing.yaml");
+    std::fs::write(&policy, "routes:\n  SIMPLE_TEXT:\n    - handler: nope\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .args(["simulate", "--policy"])
+        .arg(&policy)
+        .args(["--locales", &repo("locales")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("unknown handler \"nope\""),
+        "{}",
+        text(&output.stderr)
+    );
+}
