@@ -7,5 +7,6 @@ mod i18n;
 
 mod binary;
 mod cli;
+mod ingress;
 mod pipeline;
 mod webhook;
