@@ -196,18 +196,6 @@ async fn measure_all(
         } else {
             "sqlite"
         };
-        if args.seed_users > 0 {
-            eprintln!("{name}: seeding {} users...", args.seed_users);
-        }
-        let seeded = Instant::now();
-        {
-            let url = database.url.clone();
-            let users = args.seed_users;
-            tokio::task::spawn_blocking(move || setup::prepare(&url, users)).await??;
-        }
-        if args.seed_users > 0 {
-            eprintln!("{name}: seeded in {:.1} s", seeded.elapsed().as_secs_f64());
-        }
         let measured = measure_pagebot(
             args, pagebot, &database, &fake, &requests, &probe, duration, dir,
         )
@@ -291,6 +279,15 @@ async fn measure_pagebot(
         .env("PAGEBOT_WORKERS", args.workers.to_string())
         .env("RUST_LOG", "warn");
     let server = Server::start(command, addr, &dir.join("pagebot.log")).await?;
+    // The server has created the tables; the users go in before the load.
+    if args.seed_users > 0 {
+        eprintln!("seeding {} users...", args.seed_users);
+        let seeded = Instant::now();
+        let url = database.url.clone();
+        let users = args.seed_users;
+        tokio::task::spawn_blocking(move || setup::seed(&url, users)).await??;
+        eprintln!("seeded in {:.1} s", seeded.elapsed().as_secs_f64());
+    }
     let profile_calls_before = fake.profile_calls();
     let before = server.usage();
     let started = probe.now_us();

@@ -30,9 +30,9 @@ impl BenchDatabase {
         let name = format!("pagebot_bench_{}_{tag}", std::process::id());
         let mut admin = diesel::PgConnection::establish(admin_url)
             .context("cannot connect to Postgres (check --postgres-url)")?;
-        admin.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS \"{name}\"; CREATE DATABASE \"{name}\""
-        ))?;
+        // Two statements: DROP and CREATE DATABASE cannot share a transaction.
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))?;
+        admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
         let server = admin_url
             .rsplit_once('/')
             .map_or(admin_url, |(server, _)| server);
@@ -43,34 +43,36 @@ impl BenchDatabase {
     }
 }
 
-/// Creates the tables of the database at `url` (pagebot's own migrations) and `users` users
-/// whose profiles are fresh, so that their events need no profile fetch.
-pub fn prepare(url: &str, users: u64) -> anyhow::Result<()> {
-    {
-        let store = pagebot::store::Store::connect(url, 1)?;
-        if users == 0 {
-            return Ok(());
-        }
-        let mut conn = store.get()?;
-        let now = pagebot::store::now_ms();
-        let last = users - 1;
-        let columns = "psid, page_id, first_name, last_name, profile_fetched_at, thumbups, \
-                       created_at, updated_at";
-        let sql = match &*conn {
-            pagebot::store::DbConn::Postgres(_) => format!(
+/// Adds `users` users whose profiles are fresh (so that their events need no profile fetch)
+/// to the database at `url`, whose tables the server has created.
+pub fn seed(url: &str, users: u64) -> anyhow::Result<()> {
+    if users == 0 {
+        return Ok(());
+    }
+    let now = pagebot::store::now_ms();
+    let last = users - 1;
+    let columns = "psid, page_id, first_name, last_name, profile_fetched_at, thumbups, \
+                   created_at, updated_at";
+    match pagebot::store::DatabaseTarget::parse(url)? {
+        pagebot::store::DatabaseTarget::Postgres(url) => {
+            let mut conn = diesel::PgConnection::establish(&url)?;
+            conn.batch_execute(&format!(
                 "INSERT INTO users ({columns}) SELECT ({PSID_BASE} + g)::text, '{PAGE_ID}', \
                  'Bench', 'User', {now}, 0, {now}, {now} FROM generate_series(0, {last}) g; \
                  ANALYZE users;"
-            ),
-            pagebot::store::DbConn::Sqlite(_) => format!(
-                "WITH RECURSIVE c(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM c WHERE g < {last}) \
+            ))
+        }
+        pagebot::store::DatabaseTarget::Sqlite(path) => {
+            let mut conn = diesel::SqliteConnection::establish(&path)?;
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = 10000; \
+                 WITH RECURSIVE c(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM c WHERE g < {last}) \
                  INSERT INTO users ({columns}) SELECT CAST({PSID_BASE} + g AS TEXT), '{PAGE_ID}', \
                  'Bench', 'User', {now}, 0, {now}, {now} FROM c; ANALYZE;"
-            ),
-        };
-        conn.batch_execute(&sql).context("seeding users")?;
-        Ok(())
+            ))
+        }
     }
+    .context("seeding users")
 }
 
 impl Drop for BenchDatabase {
