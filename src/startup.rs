@@ -20,6 +20,7 @@ use crate::pipeline::{Bot, Pipeline, PipelineSettings};
 use crate::policy::{Policy, PolicyErrors};
 use crate::registry::{DuplicateNames, Registry};
 use crate::store::{Store, StoreError};
+use crate::webhook::group_commit::InboxWriter;
 use crate::webhook::{self, WebhookState};
 
 /// Why the server could not start.
@@ -62,6 +63,15 @@ pub fn load_bot(
     let locales = Arc::new(Locales::load(locales, default_locale)?);
     let policy = Arc::new(Policy::load(policy, registry, &locales)?);
     Ok((locales, policy))
+}
+
+/// Inbox transactions committing at once: SQLite has one writer, so more would only queue;
+/// Postgres overlaps a few, each carrying the requests that arrived during the others.
+fn group_commits_in_flight(store: &Store) -> usize {
+    match store.backend() {
+        "sqlite" => 1,
+        _ => 4,
+    }
 }
 
 /// Stops a running [`Application`] from elsewhere (tests, signal handlers).
@@ -175,6 +185,7 @@ impl Application {
             },
             verify_token: settings.verify_token.clone(),
             accept_sha1: settings.accept_sha1,
+            inbox: InboxWriter::start(store.clone(), group_commits_in_flight(&store)),
             store,
             pipeline: pipeline.clone(),
             metrics,

@@ -149,6 +149,13 @@ impl Pipeline {
                     if let Err(e) = result {
                         log::error!("an event task panicked: {e}");
                     }
+                    // Collect every other finished task too: a finished task still counts in
+                    // `len()`, and one claim for all the free slots beats one claim per slot.
+                    while let Some(result) = in_flight.try_join_next() {
+                        if let Err(e) = result {
+                            log::error!("an event task panicked: {e}");
+                        }
+                    }
                 }
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}

@@ -1,9 +1,11 @@
 //! The HTTP face: webhook verification (GET), signed event delivery (POST), health.
 //!
 //! Nothing slow happens before the 200: the POST handler checks the signature on the raw
-//! bytes, splits the body into items and commits them to the inbox in one transaction; the
-//! pipeline does the rest afterwards.
+//! bytes, splits the body into items and commits them to the inbox in one transaction (shared
+//! with the requests that arrive meanwhile, see [`group_commit`]); the pipeline does the rest
+//! afterwards.
 
+pub mod group_commit;
 pub mod signature;
 
 use actix_web::http::StatusCode;
@@ -19,6 +21,7 @@ use crate::event::{MalformedBody, Messaging, ReceivingType, classify, parse_enve
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::store::{NewInboxEvent, Status, Store, inbox, now_ms};
+use group_commit::InboxWriter;
 
 /// What the routes need.
 #[derive(Clone)]
@@ -31,6 +34,8 @@ pub struct WebhookState {
     pub accept_sha1: bool,
     /// The inbox.
     pub store: Store,
+    /// Commits the inbox rows of concurrent requests together.
+    pub inbox: InboxWriter,
     /// Woken after each commit.
     pub pipeline: Pipeline,
     /// Counters for /metrics.
@@ -156,10 +161,7 @@ async fn receive(
         .iter()
         .map(|r| (r.dedupe_key.clone(), r.kind.clone()))
         .collect();
-    let stored = state
-        .store
-        .run(move |conn| inbox::insert_batch(conn, &rows))
-        .await;
+    let stored = state.inbox.insert(rows).await;
     match stored {
         Ok(inserted) => {
             count_ingress(&state.metrics, &kinds, &inserted);

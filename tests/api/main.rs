@@ -10,6 +10,7 @@ mod cli;
 mod conversation;
 mod durability;
 mod handlers;
+mod ingress;
 mod pipeline;
 mod senders;
 mod simulate;

@@ -63,8 +63,16 @@ async fn send(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     } else {
         json!({ "recipient_id": recipient_id, "message_id": state.next_message_id() })
     };
-    state.sent.push(value);
-    drop(state);
+    let hook = state.send_hook.clone();
+    if state.discard_sent {
+        drop(state);
+    } else {
+        state.sent.push(value.clone());
+        drop(state);
+    }
+    if let Some(hook) = hook {
+        hook(&value);
+    }
     data.sent_changed.notify_waiters();
     HttpResponse::Ok().json(answer)
 }

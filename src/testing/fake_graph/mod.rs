@@ -241,6 +241,19 @@ impl FakeGraph {
         self.shared.state().send_attempts
     }
 
+    /// Whether accepted sends are kept for [`FakeGraph::sent`] (the default). A load test turns
+    /// this off so that memory stays flat, and counts with [`FakeGraph::on_send`] instead.
+    pub fn keep_sent(&self, keep: bool) {
+        self.shared.state().discard_sent = !keep;
+    }
+
+    /// Calls `hook` with every accepted Send API body, on the fake's server thread, outside its
+    /// lock, after the body was recorded and before the answer goes out. Replaces any earlier
+    /// hook.
+    pub fn on_send(&self, hook: impl Fn(&Value) + Send + Sync + 'static) {
+        self.shared.state().send_hook = Some(Arc::new(hook));
+    }
+
     /// Forgets the recorded sends and rejections (not the scripted failures).
     pub fn clear_sent(&self) {
         let mut state = self.shared.state();
@@ -425,7 +438,12 @@ struct State {
     last_appsecret_proof: Option<String>,
     messages: u64,
     traces: u64,
+    discard_sent: bool,
+    send_hook: Option<SendHook>,
 }
+
+/// What [`FakeGraph::on_send`] installs.
+type SendHook = Arc<dyn Fn(&Value) + Send + Sync>;
 
 impl State {
     fn next_trace(&mut self) -> String {
