@@ -29,7 +29,9 @@ db_test!(users_are_answered_each_with_their_own_replies, |db| {
         .expect_text("Got your location: 25.03, 121.56.")
         .await;
     // A sticker other than the thumbs-up: no link of the demo handles it.
-    ann.sends_sticker(144_884_852_352_448).expect_nothing().await;
+    ann.sends_sticker(144_884_852_352_448)
+        .expect_nothing()
+        .await;
     assert_eq!(bot.graph().texts_to("psid_ann").len(), 4);
     assert_eq!(bot.graph().texts_to("psid_bob_lee").len(), 1);
 });
