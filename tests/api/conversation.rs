@@ -22,10 +22,17 @@ db_test!(users_are_answered_each_with_their_own_replies, |db| {
         .postback("GET_STARTED")
         .expect_text("Welcome, Bob! Say \"hi\" whenever you like.")
         .await;
-    // Nothing routes stickers in the demo: the like sticker gets no answer.
-    ann.sends_like().expect_nothing().await;
-    ann.shares_location(25.03, 121.56).expect_nothing().await;
-    assert_eq!(bot.graph().texts_to("psid_ann").len(), 2);
+    ann.sends_like()
+        .expect_text("Thanks for the thumbs-up! That is your first one.")
+        .await;
+    ann.shares_location(25.03, 121.56)
+        .expect_text("Got your location: 25.03, 121.56.")
+        .await;
+    // A sticker other than the thumbs-up: no link of the demo handles it.
+    ann.sends_sticker(144_884_852_352_448)
+        .expect_nothing()
+        .await;
+    assert_eq!(bot.graph().texts_to("psid_ann").len(), 4);
     assert_eq!(bot.graph().texts_to("psid_bob_lee").len(), 1);
 });
 

@@ -8,6 +8,7 @@ mod i18n;
 mod binary;
 mod cli;
 mod conversation;
+mod demo;
 mod durability;
 mod handlers;
 mod ingress;

@@ -136,7 +136,7 @@ db_test!(
             .map(|d| d.event_id)
             .collect();
         assert_eq!(delivered_for, order);
-        // The reader got nothing: READ has no route in the demo policy.
+        // The reader got nothing: the demo stores read receipts and never answers them.
         assert!(app.graph.sent_to("7000000000000003").is_empty());
     }
 );
