@@ -12,6 +12,9 @@ use pagebot::testing::{FakeGraph, TEST_APP_SECRET};
 use pagebot::webhook::signature::sign_sha256;
 
 /// A `pagebot serve` child process and the lines it logs.
+/// Distinctive, so that finding it anywhere in the logs is a leak.
+const VERIFY_TOKEN: &str = "vt-4e1f9c2b";
+
 struct Server {
     child: Child,
     port: u16,
@@ -31,7 +34,7 @@ impl Server {
             .env("PAGEBOT_POLICY", dir.join("routing.yaml"))
             .env("PAGEBOT_LOCALES", dir.join("locales"))
             .env("PAGEBOT_APP_SECRET", TEST_APP_SECRET)
-            .env("PAGEBOT_VERIFY_TOKEN", "verify")
+            .env("PAGEBOT_VERIFY_TOKEN", VERIFY_TOKEN)
             .env("PAGEBOT_PAGE_TOKEN", pagebot::testing::FAKE_PAGE_TOKEN)
             .env("PAGEBOT_GRAPH_URL", graph.url())
             .stderr(Stdio::piped())
@@ -189,4 +192,29 @@ async fn serve_answers_reloads_on_sighup_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verify_token_never_reaches_the_logs() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    copy_bot(dir.path());
+    let graph = FakeGraph::start().await;
+    let mut server = Server::start(dir.path(), &graph);
+    let url = format!(
+        "http://127.0.0.1:{}/webhook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=c42",
+        server.port
+    );
+    let answer = reqwest::get(&url).await.expect("the server answers");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "c42");
+    // The request line is logged (method and path), its query string is not.
+    let line = server.wait_for_log("GET /webhook 200");
+    assert!(!line.contains("hub."), "{line}");
+    server.wait_for_log("webhook verified");
+    assert!(
+        server.seen.iter().all(|l| !l.contains(VERIFY_TOKEN)),
+        "{}",
+        server.seen.join("\n")
+    );
 }
