@@ -9,6 +9,7 @@ use crate::context::{Context, Event, Outgoing};
 use crate::event::{Messaging, ReceivingType, classify};
 use crate::graph::GraphError;
 use crate::policy::Policy;
+use crate::senders::SendError;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::inbox::{self, InboxEvent, Status};
 use crate::store::{StoreError, now_ms};
@@ -261,6 +262,15 @@ impl Pipeline {
                 let quiet = cx.event.standby
                     || (kind == ReceivingType::Echo && !link.handler.answers_echoes());
                 let senders = if quiet { &[][..] } else { &link.senders[..] };
+                // Checked once here rather than in every sender: an event without a sender
+                // (e.g. a checkbox opt-in, known only by its user_ref) has no one to answer.
+                if !senders.is_empty() && cx.reply_to().is_empty() {
+                    return Err(Stop::Permanent(format!(
+                        "the senders of line {}: {}",
+                        link.line,
+                        SendError::NoRecipient
+                    )));
+                }
                 for sender in senders {
                     let messages = sender.build(cx).map_err(|e| {
                         Stop::Permanent(format!("a sender of line {}: {e}", link.line))

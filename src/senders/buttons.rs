@@ -75,9 +75,6 @@ impl Buttons {
 
 impl Sender for Buttons {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
-        if cx.psid().is_none() {
-            return Err(SendError::NoRecipient);
-        }
         let message = json!({
             "attachment": {
                 "type": "template",

@@ -214,9 +214,6 @@ impl Generic {
 
 impl Sender for Generic {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
-        if cx.psid().is_none() {
-            return Err(SendError::NoRecipient);
-        }
         let elements = self
             .elements
             .iter()

@@ -143,9 +143,6 @@ impl Media {
 
 impl Sender for Media {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
-        if cx.psid().is_none() {
-            return Err(SendError::NoRecipient);
-        }
         let payload = match &self.source {
             Source::Url { url, is_reusable } => {
                 let mut payload = json!({"url": url.as_str()});

@@ -51,7 +51,7 @@ pub enum SendError {
     /// A built message breaks a Send API limit (e.g. a text its variables left empty).
     #[error("{0}")]
     Limit(String),
-    /// The event has no one to reply to.
+    /// The event has no one to reply to (the pipeline checks this before any sender runs).
     #[error("the event has no sender to reply to")]
     NoRecipient,
 }

@@ -224,9 +224,6 @@ impl QuickReplies {
 
 impl Sender for QuickReplies {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
-        if cx.psid().is_none() {
-            return Err(SendError::NoRecipient);
-        }
         let replies = self
             .replies
             .iter()

@@ -437,9 +437,6 @@ impl Receipt {
 
 impl Sender for Receipt {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
-        if cx.psid().is_none() {
-            return Err(SendError::NoRecipient);
-        }
         let mut payload = Map::new();
         payload.insert("template_type".into(), json!("receipt"));
         for (key, template) in &self.fields {

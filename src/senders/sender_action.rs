@@ -54,9 +54,6 @@ impl SenderAction {
 
 impl Sender for SenderAction {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
-        if cx.psid().is_none() {
-            return Err(SendError::NoRecipient);
-        }
         Ok(vec![cx.action(self.action.as_str())])
     }
 }

@@ -50,9 +50,6 @@ impl Text {
 
 impl Sender for Text {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
-        if cx.psid().is_none() {
-            return Err(SendError::NoRecipient);
-        }
         let text = self.text.render(cx)?;
         Ok(vec![self.delivery.reply(cx, json!({ "text": text }))])
     }

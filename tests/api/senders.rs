@@ -373,3 +373,34 @@ async fn a_policy_breaking_each_limit_is_refused_with_file_and_line() {
         );
     }
 }
+
+db_test!(
+    an_event_without_a_sender_fails_before_any_sender_runs,
+    |db| {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = "\
+routes:
+  AUTHENTICATION:
+    - handler: authentication
+      senders:
+        - text: { message: hello, args: { name: x } }
+";
+        let bot = write_bot(dir.path(), policy, EN_US, ZH_TW);
+        let app = TestApp::spawn_bot(db, bot).await.unwrap();
+        // A checkbox opt-in names its user only by user_ref: there is no PSID to answer.
+        let response = app
+            .post_webhook(&crate::helpers::fixture("webhooks/optin_checkbox.json"))
+            .await;
+        assert_eq!(response.status(), 200);
+        app.wait_until_processed(PATIENCE).await;
+        let inbox = app.inbox().await;
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].status, "failed", "{:?}", inbox[0]);
+        let error = inbox[0].last_error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("the senders of line 3: the event has no sender to reply to"),
+            "{error}"
+        );
+        assert!(app.graph.sent().is_empty());
+    }
+);
