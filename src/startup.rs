@@ -65,15 +65,6 @@ pub fn load_bot(
     Ok((locales, policy))
 }
 
-/// Inbox transactions committing at once: SQLite has one writer, so more would only queue;
-/// Postgres overlaps a few, each carrying the requests that arrived during the others.
-fn group_commits_in_flight(store: &Store) -> usize {
-    match store.backend() {
-        "sqlite" => 1,
-        _ => 4,
-    }
-}
-
 /// Logs each request as `POST /webhook 200 14 1.2ms`: the method and the path only, never the
 /// query string, which carries `hub.verify_token` on Facebook's verification request.
 fn request_logger() -> actix_web::middleware::Logger {
@@ -192,7 +183,7 @@ impl Application {
             },
             verify_token: settings.verify_token.clone(),
             accept_sha1: settings.accept_sha1,
-            inbox: InboxWriter::start(store.clone(), group_commits_in_flight(&store)),
+            inbox: InboxWriter::start(store.clone(), store.commits_in_flight()),
             store,
             pipeline: pipeline.clone(),
             metrics,

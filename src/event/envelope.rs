@@ -43,6 +43,9 @@ pub struct Item {
     pub sender: Option<String>,
     /// The item's `timestamp` (epoch ms), when it has one.
     pub timestamp: Option<i64>,
+    /// The item read as a Messenger event; `None` when its fields do not have the types
+    /// Messenger gives them.
+    pub messaging: Option<Messaging>,
 }
 
 /// Why a webhook body could not be split into items.
@@ -136,11 +139,16 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, MalformedBody> {
                         index,
                     });
                 };
-                let messaging = Messaging::deserialize(&raw).unwrap_or_else(|e| {
-                    log::debug!("webhook item {entry_index}/{field}/{index} not understood: {e}");
-                    Messaging::default()
-                });
-                let dedupe_key = dedupe_key(&messaging, object, &raw);
+                let understood = Messaging::deserialize(&raw)
+                    .map_err(|e| {
+                        log::debug!(
+                            "webhook item {entry_index}/{field}/{index} not understood: {e}"
+                        );
+                    })
+                    .ok();
+                let not_understood = Messaging::default();
+                let messaging = understood.as_ref().unwrap_or(&not_understood);
+                let dedupe_key = dedupe_key(messaging, object, &raw);
                 items.push(Item {
                     page_id: page_id.clone(),
                     standby,
@@ -152,6 +160,7 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, MalformedBody> {
                     timestamp: messaging.timestamp,
                     dedupe_key,
                     raw,
+                    messaging: understood,
                 });
             }
         }

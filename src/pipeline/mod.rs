@@ -5,6 +5,7 @@
 //! crash or restart loses nothing: an event whose worker died is claimed again when its lease
 //! runs out.
 
+mod journal;
 mod process;
 mod retry;
 mod throttle;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-pub use process::Outcome;
+pub use process::{Claimed, Outcome};
 pub use retry::backoff;
 pub use throttle::PageThrottle;
 
@@ -23,7 +24,11 @@ use crate::context::Services;
 use crate::i18n::Locales;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
-use crate::store::{StoreError, inbox};
+use crate::store::group_commit::GroupCommit;
+use crate::store::{StoreError, deliveries, inbox};
+
+/// The most rows one commit of the pipeline's journal carries.
+const JOURNAL_GROUP_ROWS: usize = 500;
 
 /// How the worker loop behaves.
 #[derive(Debug, Clone)]
@@ -60,6 +65,7 @@ pub struct Pipeline {
     settings: PipelineSettings,
     throttle: Arc<PageThrottle>,
     wake: Arc<Notify>,
+    journal: GroupCommit<journal::Entry>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -72,13 +78,21 @@ impl std::fmt::Debug for Pipeline {
 
 impl Pipeline {
     /// A pipeline over `services` routing with `bot`'s policy.
+    ///
+    /// Starts its writer task: call it within a tokio runtime.
     pub fn new(
         services: Arc<Services>,
         bot: Bot,
         metrics: Arc<Metrics>,
         settings: PipelineSettings,
     ) -> Self {
+        let journal = GroupCommit::start(
+            services.store.clone(),
+            services.store.commits_in_flight(),
+            JOURNAL_GROUP_ROWS,
+        );
         Self {
+            journal,
             services,
             metrics,
             bot: Arc::new(arc_swap::ArcSwap::from_pointee(bot)),
@@ -169,12 +183,24 @@ impl Pipeline {
         }
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<inbox::InboxEvent>, StoreError> {
+    /// Claims up to `limit` due events, with what earlier attempts already delivered for them.
+    async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, StoreError> {
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.services
             .store
-            .run(move |conn| inbox::claim(conn, lease_ms, limit))
+            .run(move |conn| {
+                let events = inbox::claim(conn, lease_ms, limit)?;
+                let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+                let mut sent = deliveries::sent_seqs_of(conn, &ids)?;
+                Ok(events
+                    .into_iter()
+                    .map(|event| Claimed {
+                        sent: sent.remove(&event.id).unwrap_or_default(),
+                        event,
+                    })
+                    .collect())
+            })
             .await
     }
 

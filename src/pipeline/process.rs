@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::Pipeline;
+use super::journal::{ClaimEnd, Ending, Entry};
 use super::retry::backoff;
 use crate::context::{Context, Event, Outgoing};
 use crate::event::{Messaging, ReceivingType, classify};
@@ -13,6 +14,22 @@ use crate::senders::SendError;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::inbox::{self, InboxEvent, Status};
 use crate::store::{StoreError, now_ms};
+
+/// A claimed event, with the positions of its messages that earlier attempts delivered.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The event as claimed.
+    pub event: InboxEvent,
+    /// Messages Facebook already accepted for it: not sent again.
+    pub sent: BTreeSet<i32>,
+}
+
+/// What an attempt sent: known before it starts, and noted as it goes.
+struct Ledger {
+    already_sent: BTreeSet<i32>,
+    /// Delivery attempts not yet written to the database.
+    unrecorded: Vec<NewDelivery>,
+}
 
 /// How processing an event ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,13 +77,18 @@ impl Pipeline {
     /// While it runs, the claim's lease is renewed, so that a slow event is not claimed a
     /// second time; if the claim is lost anyway (the lease ran out while the database was
     /// unreachable, and another worker took the event), the attempt stops at once.
-    pub async fn process(&self, row: InboxEvent) -> Outcome {
+    pub async fn process(&self, claimed: Claimed) -> Outcome {
+        let Claimed { event: row, sent } = claimed;
         let id = row.id;
         let attempts = row.attempts;
         let bot = self.bot.load_full();
+        let mut ledger = Ledger {
+            already_sent: sent,
+            unrecorded: Vec::new(),
+        };
         let (kind, result) = tokio::select! {
             biased;
-            done = self.attempt(&bot.policy, row) => done,
+            done = self.attempt(&bot.policy, row, &mut ledger) => done,
             () = self.hold_lease(id, attempts) => {
                 self.report(id, attempts, "UNKNOWN", &Outcome::LeaseLost);
                 return Outcome::LeaseLost;
@@ -88,50 +110,46 @@ impl Pipeline {
                 after: backoff(self.settings.retry_base, attempts),
             },
         };
-        let record = outcome.clone();
+        let ending = match &outcome {
+            Outcome::Done { .. } => Ending::Finish {
+                status: Status::Done,
+                error: None,
+            },
+            Outcome::Failed(e) => Ending::Finish {
+                status: Status::Failed,
+                error: Some(e.clone()),
+            },
+            Outcome::Dead(e) => Ending::Finish {
+                status: Status::Dead,
+                error: Some(e.clone()),
+            },
+            Outcome::Retry { error, after } => Ending::Retry {
+                error: error.clone(),
+                after_ms: i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+                refund,
+            },
+            Outcome::LeaseLost => return outcome,
+        };
         let stored = self
-            .services
-            .store
-            .run(move |conn| {
-                let now = now_ms();
-                match &record {
-                    Outcome::Done { .. } => {
-                        inbox::finish(conn, id, attempts, Status::Done, kind_name, None, now)
-                    }
-                    Outcome::Failed(e) => {
-                        inbox::finish(conn, id, attempts, Status::Failed, kind_name, Some(e), now)
-                    }
-                    Outcome::Dead(e) => {
-                        inbox::finish(conn, id, attempts, Status::Dead, kind_name, Some(e), now)
-                    }
-                    Outcome::Retry { error, after } => {
-                        let delay = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
-                        inbox::retry_later(
-                            conn,
-                            id,
-                            attempts,
-                            kind_name,
-                            error,
-                            now.saturating_add(delay),
-                            refund,
-                        )
-                    }
-                    Outcome::LeaseLost => Ok(false),
-                }
+            .journal
+            .submit(Entry {
+                deliveries: ledger.unrecorded,
+                end: Some(ClaimEnd {
+                    id,
+                    attempts,
+                    kind: kind_name,
+                    ending,
+                }),
             })
             .await;
+        let kind_name = kind_name.unwrap_or("UNPARSED");
         match stored {
             Ok(true) => {
-                self.report(id, attempts, kind_name.unwrap_or("UNPARSED"), &outcome);
+                self.report(id, attempts, kind_name, &outcome);
                 outcome
             }
             Ok(false) => {
-                self.report(
-                    id,
-                    attempts,
-                    kind_name.unwrap_or("UNPARSED"),
-                    &Outcome::LeaseLost,
-                );
+                self.report(id, attempts, kind_name, &Outcome::LeaseLost);
                 Outcome::LeaseLost
             }
             Err(e) => {
@@ -196,6 +214,7 @@ impl Pipeline {
         &self,
         policy: &Policy,
         row: InboxEvent,
+        ledger: &mut Ledger,
     ) -> (Option<ReceivingType>, Result<usize, Stop>) {
         let messaging: Messaging = match serde_json::from_str(&row.raw) {
             Ok(m) => m,
@@ -216,7 +235,7 @@ impl Pipeline {
             messaging,
         };
         let mut cx = Context::new(event, self.services_now());
-        (Some(kind), self.run_chains(&mut cx, policy, kind).await)
+        (Some(kind), self.run_chains(&mut cx, policy, kind, ledger).await)
     }
 
     async fn run_chains(
@@ -224,14 +243,8 @@ impl Pipeline {
         cx: &mut Context,
         policy: &Policy,
         kind: ReceivingType,
+        ledger: &mut Ledger,
     ) -> Result<usize, Stop> {
-        let event_id = cx.event.inbox_id;
-        let already_sent: BTreeSet<i32> = cx
-            .store()
-            .run(move |conn| deliveries::sent_seqs(conn, event_id))
-            .await?
-            .into_iter()
-            .collect();
         let mut seq: i32 = 0;
         let mut sent = 0;
         for chain in policy.chains(kind) {
@@ -278,10 +291,10 @@ impl Pipeline {
                     for message in messages {
                         let this = seq;
                         seq += 1;
-                        if already_sent.contains(&this) {
+                        if ledger.already_sent.contains(&this) {
                             continue;
                         }
-                        self.deliver(cx, this, message).await?;
+                        self.deliver(cx, this, message, ledger).await?;
                         sent += 1;
                     }
                 }
@@ -293,14 +306,32 @@ impl Pipeline {
         Ok(sent)
     }
 
-    /// Sends one message and records the attempt, whatever its outcome.
-    async fn deliver(&self, cx: &Context, seq: i32, message: Outgoing) -> Result<(), Stop> {
+    /// Sends one message and notes the attempt in the ledger, whatever its outcome.
+    ///
+    /// The previous message's record is committed before this one is sent, so that a retry
+    /// after a crash resends at most the last message; the last record is committed with the
+    /// event's outcome.
+    async fn deliver(
+        &self,
+        cx: &Context,
+        seq: i32,
+        message: Outgoing,
+        ledger: &mut Ledger,
+    ) -> Result<(), Stop> {
         let page = cx.event.page_id.clone().unwrap_or_default();
         if let Some(left) = self.throttle.remaining(&page) {
             return Err(Stop::Throttled(
                 format!("the Page is rate-limited for {left:?} more"),
                 left,
             ));
+        }
+        if !ledger.unrecorded.is_empty() {
+            self.journal
+                .submit(Entry {
+                    deliveries: std::mem::take(&mut ledger.unrecorded),
+                    end: None,
+                })
+                .await?;
         }
         let event_id = cx.event.inbox_id;
         let started = Instant::now();
@@ -334,9 +365,7 @@ impl Pipeline {
                 Some(self.classify_send_error(&page, e))
             }
         };
-        cx.store()
-            .run(move |conn| deliveries::record(conn, &record))
-            .await?;
+        ledger.unrecorded.push(record);
         match stop {
             None => Ok(()),
             Some(stop) => Err(stop),

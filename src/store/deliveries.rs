@@ -1,5 +1,7 @@
 //! The outbox record: every message the pipeline tried to deliver, and Facebook's answer.
 
+use std::collections::{BTreeSet, HashMap};
+
 use diesel::prelude::*;
 
 use super::schema::deliveries;
@@ -87,6 +89,27 @@ pub fn sent_seqs(conn: &mut DbConn, event_id: i64) -> Result<Vec<i32>, StoreErro
         .select(deliveries::seq)
         .order(deliveries::seq)
         .load(conn)?)
+}
+
+/// For each of `event_ids` that has any, the positions of its messages that Facebook already
+/// accepted: one query for a whole claim.
+pub fn sent_seqs_of(
+    conn: &mut DbConn,
+    event_ids: &[i64],
+) -> Result<HashMap<i64, BTreeSet<i32>>, StoreError> {
+    let mut sent: HashMap<i64, BTreeSet<i32>> = HashMap::new();
+    // Chunks keep the bind parameters under SQLite's limit.
+    for chunk in event_ids.chunks(10_000) {
+        let rows: Vec<(i64, i32)> = deliveries::table
+            .filter(deliveries::event_id.eq_any(chunk))
+            .filter(deliveries::status.eq(SENT))
+            .select((deliveries::event_id, deliveries::seq))
+            .load(conn)?;
+        for (event_id, seq) in rows {
+            sent.entry(event_id).or_default().insert(seq);
+        }
+    }
+    Ok(sent)
 }
 
 /// Every delivery recorded for an event, in order.

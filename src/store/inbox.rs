@@ -123,21 +123,29 @@ pub fn insert_batch(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    write_transaction(conn, |conn| {
-        let mut inserted = Vec::with_capacity(events.len());
-        // One statement per chunk keeps the bind parameters under both backends' limits.
-        for chunk in events.chunks(INSERT_CHUNK_ROWS) {
-            inserted.extend(
-                per_backend!(conn, c => diesel::insert_into(inbox_events::table)
-                .values(chunk)
-                .on_conflict(inbox_events::dedupe_key)
-                .do_nothing()
-                .returning(inbox_events::dedupe_key)
-                .get_results::<String>(c))?,
-            );
-        }
-        Ok(inserted)
-    })
+    let rows: Vec<&NewInboxEvent> = events.iter().collect();
+    write_transaction(conn, |conn| insert_rows(conn, &rows))
+}
+
+/// Inserts `rows` within the caller's transaction; a dedupe key seen before is skipped.
+/// Returns the dedupe keys of the rows that were new.
+pub fn insert_rows(
+    conn: &mut DbConn,
+    rows: &[&NewInboxEvent],
+) -> Result<Vec<String>, StoreError> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    // One statement per chunk keeps the bind parameters under both backends' limits.
+    for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
+        inserted.extend(
+            per_backend!(conn, c => diesel::insert_into(inbox_events::table)
+            .values(chunk.to_vec())
+            .on_conflict(inbox_events::dedupe_key)
+            .do_nothing()
+            .returning(inbox_events::dedupe_key)
+            .get_results::<String>(c))?,
+        );
+    }
+    Ok(inserted)
 }
 
 /// Claims up to `limit` events that are due: for each PSID only its oldest pending event, and
@@ -186,27 +194,38 @@ pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEv
             // SQLite has one writer, and this runs in an IMMEDIATE transaction.
             DbConn::Sqlite(c) => due_heads!().load(c)?,
         };
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for mut event in candidates {
-            // The lease check again, so that a second instance racing for the row loses.
-            let updated = diesel::update(
-                e::inbox_events
-                    .filter(e::id.eq(event.id))
-                    .filter(e::status.eq(pending))
-                    .filter(e::locked_until.is_null().or(e::locked_until.lt(now))),
-            )
-            .set((
-                e::locked_until.eq(Some(now + lease_ms)),
-                e::attempts.eq(e::attempts + 1),
-            ))
-            .execute(conn)?;
-            if updated == 1 {
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        // One statement for all of them. The rows cannot have changed since they were read:
+        // Postgres holds their row locks (FOR UPDATE), SQLite its one write lock; the lease
+        // check is repeated anyway, and a count that differs undoes the whole claim.
+        let ids: Vec<i64> = candidates.iter().map(|event| event.id).collect();
+        let updated = diesel::update(
+            e::inbox_events
+                .filter(e::id.eq_any(&ids))
+                .filter(e::status.eq(pending))
+                .filter(e::locked_until.is_null().or(e::locked_until.lt(now))),
+        )
+        .set((
+            e::locked_until.eq(Some(now + lease_ms)),
+            e::attempts.eq(e::attempts + 1),
+        ))
+        .execute(conn)?;
+        if updated != ids.len() {
+            return Err(StoreError::Conflict(format!(
+                "claimed {updated} of {} events read for the claim",
+                ids.len()
+            )));
+        }
+        Ok(candidates
+            .into_iter()
+            .map(|mut event| {
                 event.locked_until = Some(now + lease_ms);
                 event.attempts += 1;
-                claimed.push(event);
-            }
-        }
-        Ok(claimed)
+                event
+            })
+            .collect())
     })
 }
 

@@ -73,7 +73,12 @@ struct NewUser<'a> {
 }
 
 /// Stores `psid` if it is new and returns the user as stored.
+///
+/// A read first: nearly every event comes from a user met before, and a read commits nothing.
 pub fn ensure(conn: &mut DbConn, psid: &str, page_id: Option<&str>) -> Result<User, StoreError> {
+    if let Some(user) = find(conn, psid)? {
+        return Ok(user);
+    }
     let now = now_ms();
     let row = NewUser {
         psid,
@@ -82,6 +87,7 @@ pub fn ensure(conn: &mut DbConn, psid: &str, page_id: Option<&str>) -> Result<Us
         created_at: now,
         updated_at: now,
     };
+    // Another worker may store the same new user meanwhile: then its row is the one returned.
     per_backend!(conn, c => diesel::insert_into(users::table)
         .values(&row)
         .on_conflict_do_nothing()

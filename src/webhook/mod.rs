@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::event::{MalformedBody, Messaging, ReceivingType, classify, parse_envelope};
+use crate::event::{MalformedBody, ReceivingType, classify, parse_envelope};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::store::{NewInboxEvent, Status, Store, inbox, now_ms};
@@ -132,9 +132,12 @@ async fn receive(
                 .map(|item| {
                     // Classified here for the inbox and the metrics; the worker classifies
                     // again with the policy in force when it runs.
-                    let kind = Messaging::deserialize(&item.raw)
-                        .map(|m| classify(&m, policy.classify_config()))
-                        .unwrap_or(ReceivingType::Unknown);
+                    let kind = item
+                        .messaging
+                        .as_ref()
+                        .map_or(ReceivingType::Unknown, |m| {
+                            classify(m, policy.classify_config())
+                        });
                     NewInboxEvent {
                         dedupe_key: item.dedupe_key,
                         page_id: item.page_id,
