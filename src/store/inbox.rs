@@ -6,6 +6,7 @@
 //! pending event of each PSID can be claimed, which keeps one user's events in order while
 //! different users run in parallel.
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use super::schema::inbox_events;
@@ -190,7 +191,14 @@ pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEv
         let candidates: Vec<InboxEvent> = match conn {
             // Several instances share Postgres: skip rows another one is claiming right now
             // instead of queueing behind its transaction.
-            DbConn::Postgres(c) => due_heads!().for_update().skip_locked().load(c)?,
+            DbConn::Postgres(c) => {
+                // Without fresh statistics (a new or fast-growing inbox, before autovacuum's
+                // ANALYZE catches up) the planner guesses a handful of pending rows, reads
+                // every one of them and sorts: 240 ms for 40,000 pending instead of 1 ms.
+                // Forbidding the sort leaves it the one good plan, the walk above.
+                c.batch_execute("SET LOCAL enable_sort = off")?;
+                due_heads!().for_update().skip_locked().load(c)?
+            }
             // SQLite has one writer, and this runs in an IMMEDIATE transaction.
             DbConn::Sqlite(c) => due_heads!().load(c)?,
         };
