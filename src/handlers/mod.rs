@@ -38,6 +38,7 @@ pub use reaction::{Reaction, ReactionArgs};
 pub use read::{Read, ReadArgs};
 pub use referral::{Referral, ReferralArgs};
 pub use set_locale::{SetLocale, SetLocaleArgs};
+pub(crate) use simple_text::REGEX_SIZE_LIMIT;
 pub use simple_text::{SimpleText, SimpleTextArgs};
 pub use thumb_up::{THUMBS_UP_STICKER_IDS, ThumbUp, ThumbUpArgs};
 pub use user_profile::{UserProfile, UserProfileArgs};
@@ -64,6 +65,28 @@ pub trait Handler: Send + Sync + 'static {
     fn answers_echoes(&self) -> bool {
         false
     }
+
+    /// The regex the event's text must match for [`Handler::should_handle`] to say yes, if
+    /// this handler has one.
+    ///
+    /// The pipeline then matches the patterns of a chain's links all at once, and skips a link
+    /// whose pattern does not match the text without asking it. So a handler that returns a
+    /// pattern must say no to every text the pattern does not match (as
+    /// [`regex::Regex::is_match`] would, with the same case-insensitivity); events without text
+    /// are still asked. None by default: the handler is always asked.
+    fn text_pattern(&self) -> Option<TextPattern<'_>> {
+        None
+    }
+}
+
+/// A regex that an event's text must match for a handler to want it; see
+/// [`Handler::text_pattern`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextPattern<'a> {
+    /// The regex, as written in the policy.
+    pub pattern: &'a str,
+    /// Whether it matches without regard to case.
+    pub ignore_case: bool,
 }
 
 /// The event's own time (epoch ms), or now for events without one (deliveries).

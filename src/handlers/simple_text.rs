@@ -1,17 +1,37 @@
 //! `simple_text`: a text message, optionally matching a regex whose captures become
 //! variables (`match.0`, `match.1`, `match.NAME`) for the senders.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
-use super::{Handler, HandlerError};
+use super::{Handler, HandlerError, TextPattern};
 use crate::context::Context;
 
 /// Matches text messages.
 #[derive(Debug, Clone)]
 pub struct SimpleText {
-    regex: Option<Regex>,
+    regex: Option<LazyRegex>,
+}
+
+/// A policy's regex, checked at load but compiled on first use: the chain's prefilter answers
+/// for most texts, so a chain of many links holds only the regexes that ever matched.
+#[derive(Debug, Clone)]
+struct LazyRegex {
+    pattern: String,
+    ignore_case: bool,
+    compiled: OnceLock<Regex>,
+}
+
+impl LazyRegex {
+    fn regex(&self) -> &Regex {
+        self.compiled.get_or_init(|| {
+            compile_regex(&self.pattern, self.ignore_case)
+                .expect("the same pattern compiled when the policy was loaded")
+        })
+    }
 }
 
 /// Arguments of `simple_text`.
@@ -27,15 +47,23 @@ pub struct SimpleTextArgs {
 }
 
 /// Longest regex accepted once compiled, so that a policy cannot make matching slow.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 impl SimpleText {
-    /// Compiles the regex once, at policy load.
+    /// Checks the regex at policy load; it is compiled for matching when first needed.
     pub fn from_args(args: SimpleTextArgs) -> Result<Self, String> {
-        let regex = args
-            .regex
-            .map(|pattern| compile_regex(&pattern, args.ignore_case))
-            .transpose()?;
+        let regex = match args.regex {
+            None => None,
+            Some(pattern) => {
+                // Compiled only to refuse a bad policy at load; dropped, see `LazyRegex`.
+                compile_regex(&pattern, args.ignore_case)?;
+                Some(LazyRegex {
+                    pattern,
+                    ignore_case: args.ignore_case,
+                    compiled: OnceLock::new(),
+                })
+            }
+        };
         Ok(Self { regex })
     }
 }
@@ -82,7 +110,7 @@ impl Handler for SimpleText {
         match (cx.text(), &self.regex) {
             (None, _) => false,
             (Some(_), None) => true,
-            (Some(text), Some(regex)) => regex.is_match(text),
+            (Some(text), Some(regex)) => regex.regex().is_match(text),
         }
     }
 
@@ -90,9 +118,16 @@ impl Handler for SimpleText {
         let (Some(regex), Some(text)) = (&self.regex, cx.text()) else {
             return Ok(());
         };
-        let found = capture_vars(regex, text);
+        let found = capture_vars(regex.regex(), text);
         cx.vars.extend(found);
         Ok(())
+    }
+
+    fn text_pattern(&self) -> Option<TextPattern<'_>> {
+        self.regex.as_ref().map(|r| TextPattern {
+            pattern: &r.pattern,
+            ignore_case: r.ignore_case,
+        })
     }
 }
 
@@ -109,5 +144,31 @@ mod tests {
         .unwrap_err();
         assert!(err.starts_with("bad regex \"(hi\": "), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn the_regex_is_checked_at_load_and_compiled_on_first_use() {
+        let handler = SimpleText::from_args(SimpleTextArgs {
+            regex: Some("^HI$".into()),
+            ignore_case: true,
+        })
+        .unwrap();
+        assert_eq!(
+            handler.text_pattern(),
+            Some(TextPattern {
+                pattern: "^HI$",
+                ignore_case: true
+            })
+        );
+        let lazy = handler.regex.as_ref().unwrap();
+        assert!(lazy.compiled.get().is_none());
+        assert!(lazy.regex().is_match("hi"));
+        assert!(lazy.compiled.get().is_some());
+    }
+
+    #[test]
+    fn without_a_regex_there_is_no_text_pattern() {
+        let handler = SimpleText::from_args(SimpleTextArgs::default()).unwrap();
+        assert_eq!(handler.text_pattern(), None);
     }
 }

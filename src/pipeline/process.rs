@@ -249,11 +249,14 @@ impl Pipeline {
         let mut sent = 0;
         for chain in policy.chains(kind) {
             let mut handled_any = false;
-            for link in &chain.links {
+            let mut verdicts = chain.text_verdicts();
+            for (i, link) in chain.links.iter().enumerate() {
                 if link.fallback && handled_any {
                     continue;
                 }
-                if !link.handler.should_handle(cx) {
+                // The chain matched every link's text pattern at once: a link whose pattern
+                // does not match would say no, so it is not asked (nor its regex compiled).
+                if !verdicts.may_want(i, cx.text()) || !link.handler.should_handle(cx) {
                     continue;
                 }
                 let started = Instant::now();

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::text_prefilter::{TextPrefilter, TextVerdicts};
 use super::{PolicyDocument, PolicyError, PolicyErrors, Severity};
 use crate::event::{ClassifyConfig, ReceivingType};
 use crate::handlers::Handler;
@@ -37,6 +38,16 @@ impl std::fmt::Debug for Policy {
 pub struct Chain {
     /// The links, in file order.
     pub links: Vec<Link>,
+    /// Matches the text patterns of the links at once; built with the links.
+    prefilter: TextPrefilter,
+}
+
+impl Chain {
+    /// The chain's answers for one event: whether link `i` may want its text, without asking
+    /// the link (see [`Handler::text_pattern`]).
+    pub(crate) fn text_verdicts(&self) -> TextVerdicts<'_> {
+        self.prefilter.verdicts()
+    }
 }
 
 /// One handler with its senders and flow flags.
@@ -152,6 +163,7 @@ impl Policy {
                     });
                 }
             }
+            chain.prefilter = TextPrefilter::build(&chain.links);
             chain
         };
         let default = compile_chain(&document.default, &mut errors);

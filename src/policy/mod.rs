@@ -18,5 +18,6 @@ pub use error::{PolicyError, PolicyErrors, Severity};
 pub(crate) use document::{error_line, yaml_message, yaml_options};
 
 mod compile;
+mod text_prefilter;
 
 pub use compile::{Chain, Link, Policy};

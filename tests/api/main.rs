@@ -6,6 +6,7 @@ mod helpers;
 mod i18n;
 
 mod binary;
+mod chains;
 mod cli;
 mod conversation;
 mod demo;
