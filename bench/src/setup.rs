@@ -33,11 +33,14 @@ impl BenchDatabase {
         // Two statements: DROP and CREATE DATABASE cannot share a transaction.
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))?;
         admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
-        let server = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url, |(server, _)| server);
+        // Same server and options (`?sslmode=...`), the new database.
+        let (base, options) = admin_url
+            .split_once('?')
+            .map_or((admin_url, None), |(base, options)| (base, Some(options)));
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        let options = options.map(|o| format!("?{o}")).unwrap_or_default();
         Ok(Self {
-            url: format!("{server}/{name}"),
+            url: format!("{server}/{name}{options}"),
             admin: Some((admin_url.to_owned(), name)),
         })
     }

@@ -126,16 +126,15 @@ impl Handler for UserProfile {
             .store()
             .run(move |conn| {
                 match &update {
-                    Some(update) => users::save_profile(conn, &psid, update, now)?,
+                    Some(update) => users::save_profile(conn, &psid, update, now),
                     // Marked as fetched an hour before it expires: tried again in an hour.
                     None => users::touch_profile_fetch(
                         conn,
                         &psid,
                         now.saturating_sub(ttl_ms)
                             .saturating_add(FAILED_FETCH_RETRY_MS),
-                    )?,
+                    ),
                 }
-                users::find(conn, &psid)
             })
             .await?;
         if let Some(user) = user {

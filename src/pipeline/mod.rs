@@ -191,7 +191,14 @@ impl Pipeline {
             .store
             .run(move |conn| {
                 let events = inbox::claim(conn, lease_ms, limit)?;
-                let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+                // Only an event tried before can have messages delivered already: one whose
+                // earlier attempt ended in an error (kept even when it is replayed) or was cut
+                // short by a crash (it was claimed before). Most events are neither.
+                let ids: Vec<i64> = events
+                    .iter()
+                    .filter(|event| event.attempts > 1 || event.last_error.is_some())
+                    .map(|event| event.id)
+                    .collect();
                 let mut sent = deliveries::sent_seqs_of(conn, &ids)?;
                 Ok(events
                     .into_iter()

@@ -235,7 +235,10 @@ impl Pipeline {
             messaging,
         };
         let mut cx = Context::new(event, self.services_now());
-        (Some(kind), self.run_chains(&mut cx, policy, kind, ledger).await)
+        (
+            Some(kind),
+            self.run_chains(&mut cx, policy, kind, ledger).await,
+        )
     }
 
     async fn run_chains(

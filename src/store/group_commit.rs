@@ -144,7 +144,9 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
             }
         }
         Ok((Err(e), works)) if size > 1 => {
-            log::warn!("a group of {size} writes could not be committed ({e}); committing each alone");
+            log::warn!(
+                "a group of {size} writes could not be committed ({e}); committing each alone"
+            );
             for (work, done) in works.into_iter().zip(answers) {
                 let result = store
                     .run(move |conn| {

@@ -130,10 +130,7 @@ pub fn insert_batch(
 
 /// Inserts `rows` within the caller's transaction; a dedupe key seen before is skipped.
 /// Returns the dedupe keys of the rows that were new.
-pub fn insert_rows(
-    conn: &mut DbConn,
-    rows: &[&NewInboxEvent],
-) -> Result<Vec<String>, StoreError> {
+pub fn insert_rows(conn: &mut DbConn, rows: &[&NewInboxEvent]) -> Result<Vec<String>, StoreError> {
     let mut inserted = Vec::with_capacity(rows.len());
     // One statement per chunk keeps the bind parameters under both backends' limits.
     for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
@@ -205,21 +202,17 @@ pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEv
         if candidates.is_empty() {
             return Ok(candidates);
         }
-        // One statement for all of them. The rows cannot have changed since they were read:
-        // Postgres holds their row locks (FOR UPDATE), SQLite its one write lock; the lease
-        // check is repeated anyway, and a count that differs undoes the whole claim.
+        // One statement for all of them, by primary key alone: the rows cannot have changed
+        // since they were read (Postgres holds their row locks, FOR UPDATE; SQLite its one
+        // write lock), and more conditions would tempt the planner away from the key when its
+        // statistics are stale. A count that differs undoes the whole claim.
         let ids: Vec<i64> = candidates.iter().map(|event| event.id).collect();
-        let updated = diesel::update(
-            e::inbox_events
-                .filter(e::id.eq_any(&ids))
-                .filter(e::status.eq(pending))
-                .filter(e::locked_until.is_null().or(e::locked_until.lt(now))),
-        )
-        .set((
-            e::locked_until.eq(Some(now + lease_ms)),
-            e::attempts.eq(e::attempts + 1),
-        ))
-        .execute(conn)?;
+        let updated = diesel::update(e::inbox_events.filter(e::id.eq_any(&ids)))
+            .set((
+                e::locked_until.eq(Some(now + lease_ms)),
+                e::attempts.eq(e::attempts + 1),
+            ))
+            .execute(conn)?;
         if updated != ids.len() {
             return Err(StoreError::Conflict(format!(
                 "claimed {updated} of {} events read for the claim",

@@ -23,8 +23,8 @@ pub mod account_links;
 mod conn;
 pub mod deliveries;
 pub mod echoes;
-pub mod handovers;
 pub mod group_commit;
+pub mod handovers;
 pub mod inbox;
 pub mod locations;
 pub mod media;
@@ -106,12 +106,20 @@ impl Store {
     pub fn connect(database_url: &str, pool_size: u32) -> Result<Self, StoreError> {
         let target = DatabaseTarget::parse(database_url)?;
         let backend = target.backend_name();
+        let target_is_sqlite = matches!(target, DatabaseTarget::Sqlite(_));
         let manager = DbManager::new(target);
         let mut first = manager.open()?;
         run_migrations(&mut first)?;
         drop(first);
+        let pool_size = match target_is_sqlite {
+            // SQLite has one writer, and a writer that finds the file locked sleeps in steps of
+            // up to 100 ms (busy_timeout) instead of queueing: one connection makes every
+            // caller queue in the pool instead, in order and without sleeping.
+            true => 1,
+            false => pool_size.max(1),
+        };
         let pool = Pool::builder()
-            .max_size(pool_size.max(1))
+            .max_size(pool_size)
             .min_idle(Some(1))
             // No `SELECT 1` before every use: it doubled the round trips of short queries. A
             // connection that broke is noticed by the query that fails on it (and then

@@ -87,15 +87,20 @@ pub fn ensure(conn: &mut DbConn, psid: &str, page_id: Option<&str>) -> Result<Us
         created_at: now,
         updated_at: now,
     };
-    // Another worker may store the same new user meanwhile: then its row is the one returned.
-    per_backend!(conn, c => diesel::insert_into(users::table)
+    let inserted = per_backend!(conn, c => diesel::insert_into(users::table)
         .values(&row)
         .on_conflict_do_nothing()
-        .execute(c))?;
-    Ok(users::table
-        .find(psid)
-        .select(User::as_select())
-        .first(conn)?)
+        .returning(User::as_returning())
+        .get_result(c)
+        .optional())?;
+    match inserted {
+        Some(user) => Ok(user),
+        // Another worker stored the same new user meanwhile: its row is the one returned.
+        None => Ok(users::table
+            .find(psid)
+            .select(User::as_select())
+            .first(conn)?),
+    }
 }
 
 /// The stored user, if any.
@@ -107,29 +112,40 @@ pub fn find(conn: &mut DbConn, psid: &str) -> Result<Option<User>, StoreError> {
         .optional()?)
 }
 
-/// Stores a fetched profile and the time of the fetch.
+/// Stores a fetched profile and the time of the fetch; returns the user as now stored.
 pub fn save_profile(
     conn: &mut DbConn,
     psid: &str,
     profile: &ProfileUpdate,
     fetched_at: i64,
-) -> Result<(), StoreError> {
-    diesel::update(users::table.find(psid))
+) -> Result<Option<User>, StoreError> {
+    Ok(
+        per_backend!(conn, c => diesel::update(users::table.find(psid))
         .set((
             profile,
             users::profile_fetched_at.eq(Some(fetched_at)),
             users::updated_at.eq(now_ms()),
         ))
-        .execute(conn)?;
-    Ok(())
+        .returning(User::as_returning())
+        .get_result(c)
+        .optional())?,
+    )
 }
 
-/// Records that a fetch was tried (and failed), so it is not retried on every message.
-pub fn touch_profile_fetch(conn: &mut DbConn, psid: &str, at: i64) -> Result<(), StoreError> {
-    diesel::update(users::table.find(psid))
+/// Records that a fetch was tried (and failed), so it is not retried on every message;
+/// returns the user as now stored.
+pub fn touch_profile_fetch(
+    conn: &mut DbConn,
+    psid: &str,
+    at: i64,
+) -> Result<Option<User>, StoreError> {
+    Ok(
+        per_backend!(conn, c => diesel::update(users::table.find(psid))
         .set(users::profile_fetched_at.eq(Some(at)))
-        .execute(conn)?;
-    Ok(())
+        .returning(User::as_returning())
+        .get_result(c)
+        .optional())?,
+    )
 }
 
 /// Records the locale the user picked; a later profile fetch does not overwrite it.

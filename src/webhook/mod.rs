@@ -132,12 +132,9 @@ async fn receive(
                 .map(|item| {
                     // Classified here for the inbox and the metrics; the worker classifies
                     // again with the policy in force when it runs.
-                    let kind = item
-                        .messaging
-                        .as_ref()
-                        .map_or(ReceivingType::Unknown, |m| {
-                            classify(m, policy.classify_config())
-                        });
+                    let kind = item.messaging.as_ref().map_or(ReceivingType::Unknown, |m| {
+                        classify(m, policy.classify_config())
+                    });
                     NewInboxEvent {
                         dedupe_key: item.dedupe_key,
                         page_id: item.page_id,
