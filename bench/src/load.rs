@@ -1,6 +1,12 @@
 //! The load generator: a fixed number of keep-alive HTTP/1.1 connections, each sending
 //! pre-rendered requests one after the other until the time is up.
 //!
+//! By default each connection sends its next request as soon as the last one is answered
+//! (closed loop: the offered load is whatever the server can take). With a rate, request `n`
+//! is due at `n / rate` seconds after the start (open loop), and its latency counts from when
+//! it was due, so that a server that falls behind is not excused by the generator waiting
+//! for it ("coordinated omission").
+//!
 //! Requests are whole byte strings (request line, headers, signed body) built before the clock
 //! starts, so the generator does no formatting, JSON or HMAC work while it measures; it only
 //! writes bytes and reads answers, like `wrk`.
@@ -41,7 +47,8 @@ pub struct LoadResult {
     pub exhausted: bool,
 }
 
-/// Sends `requests` to `addr` over `concurrency` connections for `duration`.
+/// Sends `requests` to `addr` over `concurrency` connections for `duration`, at `rate`
+/// requests per second in all if there is one (see the module's documentation).
 ///
 /// With `cycle`, the requests are reused from the start when they run out (for an endpoint
 /// that does not deduplicate); without, the run stops early and says so. Every request's
@@ -51,20 +58,25 @@ pub async fn run(
     requests: Arc<Vec<Request>>,
     concurrency: usize,
     duration: Duration,
+    rate: Option<f64>,
     cycle: bool,
     probe: Arc<Probe>,
 ) -> LoadResult {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
+    let pace = rate.filter(|r| *r > 0.0).map(|r| Pace {
+        started,
+        interval: Duration::from_secs_f64(1.0 / r),
+    });
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let requests = requests.clone();
         let next = next.clone();
         let probe = probe.clone();
-        tasks.spawn(
-            async move { connection(addr, &requests, &next, deadline, cycle, &probe).await },
-        );
+        tasks.spawn(async move {
+            connection(addr, &requests, &next, deadline, pace, cycle, &probe).await
+        });
     }
     let mut total = LoadResult::default();
     while let Some(result) = tasks.join_next().await {
@@ -82,12 +94,26 @@ pub async fn run(
     total
 }
 
+/// When each request of an open-loop run is due.
+#[derive(Clone, Copy)]
+struct Pace {
+    started: Instant,
+    interval: Duration,
+}
+
+impl Pace {
+    fn due(self, index: usize) -> Instant {
+        self.started + self.interval.mul_f64(index as f64)
+    }
+}
+
 /// One connection's loop; reconnects after an error.
 async fn connection(
     addr: SocketAddr,
     requests: &[Request],
     next: &AtomicUsize,
     deadline: Instant,
+    pace: Option<Pace>,
     cycle: bool,
     probe: &Probe,
 ) -> LoadResult {
@@ -96,6 +122,13 @@ async fn connection(
     let mut buf = vec![0u8; 16 * 1024];
     while Instant::now() < deadline {
         let mut index = next.fetch_add(1, Ordering::Relaxed);
+        let due = pace.map(|pace| pace.due(index));
+        if let Some(due) = due {
+            if due >= deadline {
+                break;
+            }
+            tokio::time::sleep_until(due.into()).await;
+        }
         if index >= requests.len() {
             if !cycle || requests.is_empty() {
                 result.exhausted = true;
@@ -118,7 +151,7 @@ async fn connection(
                 }
             },
         };
-        let sent = Instant::now();
+        let sent = due.unwrap_or_else(Instant::now);
         probe.sent(request.seqs.clone());
         match exchange(conn, &request.bytes, &mut buf).await {
             Ok(200) => {

@@ -33,16 +33,23 @@ impl BenchDatabase {
         // Two statements: DROP and CREATE DATABASE cannot share a transaction.
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))?;
         admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
-        // Same server and options (`?sslmode=...`), the new database.
-        let (base, options) = admin_url
-            .split_once('?')
-            .map_or((admin_url, None), |(base, options)| (base, Some(options)));
-        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-        let options = options.map(|o| format!("?{o}")).unwrap_or_default();
         Ok(Self {
-            url: format!("{server}/{name}{options}"),
+            url: database_url(admin_url, &name),
             admin: Some((admin_url.to_owned(), name)),
         })
+    }
+}
+
+/// `admin_url` with its database replaced by `name`, its options (`?sslmode=...`) kept.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, options) = admin_url
+        .split_once('?')
+        .map_or((admin_url, ""), |(base, options)| (base, options));
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    if options.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{options}")
     }
 }
 
@@ -109,4 +116,21 @@ pub fn write_policy(dir: &Path, rules: usize) -> anyhow::Result<(PathBuf, PathBu
     let policy = dir.join("routing.yaml");
     std::fs::write(&policy, yaml)?;
     Ok((policy, locales))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_url;
+
+    #[test]
+    fn the_bench_database_keeps_the_server_and_its_options() {
+        assert_eq!(
+            database_url("postgres://pg@127.0.0.1:5432/postgres", "b"),
+            "postgres://pg@127.0.0.1:5432/b"
+        );
+        assert_eq!(
+            database_url("postgres://pg@127.0.0.1:5432/postgres?sslmode=disable", "b"),
+            "postgres://pg@127.0.0.1:5432/b?sslmode=disable"
+        );
+    }
 }

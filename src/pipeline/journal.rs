@@ -96,3 +96,121 @@ fn record_end(conn: &mut DbConn, end: &ClaimEnd, now: i64) -> Result<bool, Store
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::group_commit::GroupCommit;
+    use crate::store::{NewInboxEvent, Store, deliveries};
+
+    fn pending(key: &str) -> NewInboxEvent {
+        let now = now_ms();
+        NewInboxEvent {
+            dedupe_key: key.to_owned(),
+            page_id: Some("1".into()),
+            psid: Some(format!("user-{key}")),
+            event_time: now,
+            standby: 0,
+            kind: Some("SIMPLE_TEXT".into()),
+            raw: "{}".into(),
+            status: Status::Pending.as_str().to_owned(),
+            attempts: 0,
+            last_error: None,
+            available_at: now,
+            locked_until: None,
+            received_at: now,
+            finished_at: None,
+        }
+    }
+
+    fn sent(event_id: i64, seq: i32) -> NewDelivery {
+        NewDelivery {
+            event_id,
+            seq,
+            psid: None,
+            request: "{}".into(),
+            status: deliveries::SENT.to_owned(),
+            message_id: Some(format!("m-{event_id}-{seq}")),
+            error_code: None,
+            error_subcode: None,
+            error_message: None,
+            fbtrace_id: None,
+            created_at: now_ms(),
+        }
+    }
+
+    fn done(id: i64, attempts: i32) -> Option<ClaimEnd> {
+        Some(ClaimEnd {
+            id,
+            attempts,
+            kind: Some("SIMPLE_TEXT"),
+            ending: Ending::Finish {
+                status: Status::Done,
+                error: None,
+            },
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_endings_are_committed_and_a_bad_one_refuses_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("journal.db").display());
+        let store = Store::connect(&url, 1).unwrap();
+        let rows: Vec<NewInboxEvent> = (0..40).map(|i| pending(&format!("k{i}"))).collect();
+        store
+            .run(move |conn| inbox::insert_batch(conn, &rows))
+            .await
+            .unwrap();
+        let claimed = store
+            .run(|conn| inbox::claim(conn, 60_000, 100))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 40);
+        let journal = GroupCommit::start(store.clone(), 1, 500);
+
+        let mut writes = tokio::task::JoinSet::new();
+        for (i, event) in claimed.iter().enumerate() {
+            let journal = journal.clone();
+            let (id, attempts) = (event.id, event.attempts);
+            writes.spawn(async move {
+                let entry = match i {
+                    // A delivery for an event that does not exist breaks its foreign key.
+                    0 => Entry {
+                        deliveries: vec![sent(999_999, 0)],
+                        end: done(id, attempts),
+                    },
+                    // A claim that is no longer held: nothing of its end is written.
+                    1 => Entry {
+                        deliveries: vec![],
+                        end: done(id, attempts + 1),
+                    },
+                    _ => Entry {
+                        deliveries: vec![sent(id, 0), sent(id, 1)],
+                        end: done(id, attempts),
+                    },
+                };
+                (i, id, journal.submit(entry).await)
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = writes.join_next().await {
+            answers.push(answer.unwrap());
+        }
+        answers.sort_by_key(|(i, ..)| *i);
+        assert!(answers[0].2.is_err(), "{:?}", answers[0].2);
+        assert_eq!(answers[1].2.as_ref().unwrap(), &false);
+        assert!(
+            answers[2..]
+                .iter()
+                .all(|(.., held)| held.as_ref().unwrap() == &true)
+        );
+
+        let stored = store.run(inbox::all).await.unwrap();
+        let status = |id: i64| stored.iter().find(|e| e.id == id).unwrap().status.clone();
+        assert_eq!(status(answers[0].1), "pending");
+        assert_eq!(status(answers[1].1), "pending");
+        assert!(answers[2..].iter().all(|(_, id, _)| status(*id) == "done"));
+        let recorded = store.run(deliveries::all).await.unwrap();
+        assert_eq!(recorded.len(), 38 * 2);
+    }
+}
