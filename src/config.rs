@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+/// Database connections the pipeline's workers may use at once, however many workers run.
+const MAX_WORKER_CONNECTIONS: usize = 28;
+
 /// Flags of `pagebot serve` (each also read from its environment variable).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -53,7 +56,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PAGEBOT_GRAPH_VERSION", default_value = "v25.0")]
     pub graph_version: String,
     /// Events processed at the same time (different users; one user's events run in order).
-    #[arg(long, env = "PAGEBOT_WORKERS", default_value_t = 16)]
+    #[arg(long, env = "PAGEBOT_WORKERS", default_value_t = 64)]
     pub workers: usize,
     /// Attempts before an event goes to the dead letters.
     #[arg(long, env = "PAGEBOT_MAX_ATTEMPTS", default_value_t = 8)]
@@ -196,7 +199,10 @@ impl Settings {
             locales: args.bot.locales,
             default_locale: args.bot.default_locale,
             database_url: args.database_url,
-            db_pool_size: u32::try_from(workers + 4).unwrap_or(u32::MAX),
+            // Workers spend most of their time on Graph calls and group commits, not holding
+            // a connection: past a few dozen, more connections only cost Postgres memory.
+            db_pool_size: u32::try_from(workers.min(MAX_WORKER_CONNECTIONS) + 4)
+                .unwrap_or(u32::MAX),
             app_secret: args.app_secret,
             verify_token: args.verify_token,
             page_token: args.page_token,

@@ -213,6 +213,12 @@ where
     }
 }
 
+/// Whether the database answers (`SELECT 1`).
+pub fn ping(conn: &mut DbConn) -> Result<(), StoreError> {
+    use diesel::r2d2::R2D2Connection;
+    Ok(conn.ping()?)
+}
+
 /// Milliseconds since the Unix epoch: the one clock every table uses.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
