@@ -104,23 +104,7 @@ mod tests {
     use crate::store::{NewInboxEvent, Store, deliveries};
 
     fn pending(key: &str) -> NewInboxEvent {
-        let now = now_ms();
-        NewInboxEvent {
-            dedupe_key: key.to_owned(),
-            page_id: Some("1".into()),
-            psid: Some(format!("user-{key}")),
-            event_time: now,
-            standby: 0,
-            kind: Some("SIMPLE_TEXT".into()),
-            raw: "{}".into(),
-            status: Status::Pending.as_str().to_owned(),
-            attempts: 0,
-            last_error: None,
-            available_at: now,
-            locked_until: None,
-            received_at: now,
-            finished_at: None,
-        }
+        inbox::test_row(key, &format!("user-{key}"))
     }
 
     fn sent(event_id: i64, seq: i32) -> NewDelivery {

@@ -111,6 +111,28 @@ pub struct NewInboxEvent {
     pub finished_at: Option<i64>,
 }
 
+/// A pending event with a `{}` body for `psid`, due now (for unit tests).
+#[cfg(test)]
+pub(crate) fn test_row(dedupe_key: &str, psid: &str) -> NewInboxEvent {
+    let now = now_ms();
+    NewInboxEvent {
+        dedupe_key: dedupe_key.to_owned(),
+        page_id: Some("1".into()),
+        psid: Some(psid.to_owned()),
+        event_time: now,
+        standby: 0,
+        kind: Some("SIMPLE_TEXT".into()),
+        raw: "{}".into(),
+        status: Status::Pending.as_str().to_owned(),
+        attempts: 0,
+        last_error: None,
+        available_at: now,
+        locked_until: None,
+        received_at: now,
+        finished_at: None,
+    }
+}
+
 /// Rows per INSERT statement: 14 bind parameters each, so 14,000 per statement, under SQLite's
 /// 32,766 and Postgres's 65,535.
 const INSERT_CHUNK_ROWS: usize = 1000;

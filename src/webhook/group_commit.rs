@@ -70,26 +70,9 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::store::{Status, now_ms};
 
     fn row(key: &str) -> NewInboxEvent {
-        let now = now_ms();
-        NewInboxEvent {
-            dedupe_key: key.to_owned(),
-            page_id: Some("1".into()),
-            psid: Some("42".into()),
-            event_time: now,
-            standby: 0,
-            kind: Some("SIMPLE_TEXT".into()),
-            raw: "{}".into(),
-            status: Status::Pending.as_str().to_owned(),
-            attempts: 0,
-            last_error: None,
-            available_at: now,
-            locked_until: None,
-            received_at: now,
-            finished_at: None,
-        }
+        inbox::test_row(key, "42")
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
