@@ -140,7 +140,8 @@ impl Context {
         self.user.as_ref().and_then(|u| u.effective_locale())
     }
 
-    /// Replaces each `{name}` in `template` with that variable (empty when unset).
+    /// Replaces each `{name}` in `template` with that variable (empty when unset), and each
+    /// `{name|fallback}` with the variable, or `fallback` when it is unset or empty.
     pub fn expand(&self, template: &str) -> String {
         expand_with(template, |name| self.vars.get(name).map(String::as_str))
     }
@@ -176,9 +177,12 @@ impl Context {
     }
 }
 
-/// Replaces each `{name}` in `template` with `lookup(name)`, or nothing when it gives `None`.
+/// Replaces each `{name}` in `template` with `lookup(name)`, or nothing when it gives `None`;
+/// `{name|fallback}` gives `fallback` when the variable is unset or empty (`Hello
+/// {user.first_name|there}!` for a user without a known name).
 ///
-/// With `|_| None` it gives a template's static part: what the policy loader can check.
+/// With `|_| None` it gives a template's static part (fallbacks included): what the policy
+/// loader can check.
 pub fn expand_with<'v>(template: &str, lookup: impl Fn(&str) -> Option<&'v str>) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -187,9 +191,11 @@ pub fn expand_with<'v>(template: &str, lookup: impl Fn(&str) -> Option<&'v str>)
             break;
         };
         out.push_str(&rest[..open]);
-        let name = &rest[open + 1..open + close];
-        if let Some(value) = lookup(name) {
-            out.push_str(value);
+        let inside = &rest[open + 1..open + close];
+        let (name, fallback) = inside.split_once('|').unwrap_or((inside, ""));
+        match lookup(name) {
+            Some(value) if !value.is_empty() => out.push_str(value),
+            _ => out.push_str(fallback),
         }
         rest = &rest[open + close + 1..];
     }
@@ -202,4 +208,34 @@ pub fn expand_with<'v>(template: &str, lookup: impl Fn(&str) -> Option<&'v str>)
 pub struct Outgoing {
     /// The JSON body of `POST /me/messages`.
     pub body: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_with;
+
+    fn vars(name: &str) -> Option<&'static str> {
+        match name {
+            "user.first_name" => Some("Ann"),
+            "user.last_name" => Some(""),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn variables_are_replaced_and_unknown_ones_vanish() {
+        assert_eq!(expand_with("Hi {user.first_name}{nope}!", vars), "Hi Ann!");
+    }
+
+    #[test]
+    fn a_fallback_stands_in_for_an_unset_or_empty_variable_only() {
+        assert_eq!(expand_with("Hi {user.first_name|there}!", vars), "Hi Ann!");
+        assert_eq!(expand_with("Hi {nope|there}!", vars), "Hi there!");
+        assert_eq!(expand_with("Hi {user.last_name|you}!", vars), "Hi you!");
+        // The static part the loader checks includes the fallback.
+        assert_eq!(
+            expand_with("Hi {user.first_name|there}!", |_| None),
+            "Hi there!"
+        );
+    }
 }

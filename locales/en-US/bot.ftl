@@ -2,8 +2,15 @@
 # `pagebot check --strict` fails when another locale lacks one of them.
 
 ## Greetings and help
-hello = Hello { $name }! Nice to meet you.
-welcome = Welcome, { $name }! Say "hi" whenever you like.
+# $name is "unknown" for a guest or a user whose profile is private.
+hello = { $name ->
+    [unknown] Hello! Nice to meet you.
+   *[other] Hello { $name }! Nice to meet you.
+}
+welcome = { $name ->
+    [unknown] Welcome! Say "hi" whenever you like.
+   *[other] Welcome, { $name }! Say "hi" whenever you like.
+}
 did-not-understand = Sorry, I did not get that. Say "hi" to start.
 help-text = Try: hi, menu, colours, language, shop, order 1001 25.00, picture, media, account. Or send a thumbs-up, a location or a photo.
 edit-noticed = I saw that edit, but I answer only new messages.

@@ -1,8 +1,14 @@
 # 示範機器人的文字 (zh-TW)。每個 id 都與 en-US 相同。
 
 ## 問候與說明
-hello = { $name }，你好！很高興認識你。
-welcome = 歡迎，{ $name }！隨時說「hi」。
+hello = { $name ->
+    [unknown] 你好！很高興認識你。
+   *[other] { $name }，你好！很高興認識你。
+}
+welcome = { $name ->
+    [unknown] 歡迎！隨時說「hi」。
+   *[other] 歡迎，{ $name }！隨時說「hi」。
+}
 did-not-understand = 抱歉，我不明白。說「hi」開始吧。
 help-text = 試試看：hi、menu、colours、language、shop、order 1001 25.00、picture、media、account。也可以傳讚、位置或照片給我。
 edit-noticed = 我看到你編輯了訊息，但我只回覆新訊息。

@@ -65,10 +65,10 @@ fn expected_per_fixture() -> Vec<(&'static str, Vec<Value>)> {
         ),
         (
             "chat_plugin_guest",
-            // A website guest has no profile: no first name.
+            // A website guest has no profile: no first name, the message's [unknown] variant.
             vec![
                 typing("guest_ref_42"),
-                text("guest_ref_42", "Hello ! Nice to meet you."),
+                text("guest_ref_42", "Hello! Nice to meet you."),
             ],
         ),
         (

@@ -215,7 +215,7 @@ db_test!(
         assert_eq!(app.inbox().await[0].status, "done");
         assert_eq!(
             app.graph.texts_to("u_private"),
-            ["Hello ! Nice to meet you."]
+            ["Hello! Nice to meet you."]
         );
         let user = app
             .store
