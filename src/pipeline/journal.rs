@@ -56,45 +56,59 @@ impl GroupWork for Entry {
 
     fn apply(conn: &mut DbConn, group: &[Self]) -> Result<Vec<bool>, StoreError> {
         let now = now_ms();
+        // Every delivery of the group first (independent of the endings: their events exist),
+        // then every final status in one statement, then the rare retries one by one.
+        let records: Vec<&NewDelivery> = group.iter().flat_map(|e| &e.deliveries).collect();
+        deliveries::record_all(conn, &records)?;
+        let mut finishes = Vec::new();
+        for end in group.iter().filter_map(|e| e.end.as_ref()) {
+            if let Ending::Finish { status, error } = &end.ending {
+                finishes.push(inbox::Finish {
+                    id: end.id,
+                    attempts: end.attempts,
+                    status: *status,
+                    kind: end.kind,
+                    error: error.as_deref(),
+                });
+            }
+        }
+        let mut finished = inbox::finish_all(conn, &finishes, now)?.into_iter();
         let mut held = Vec::with_capacity(group.len());
         for entry in group {
-            for delivery in &entry.deliveries {
-                deliveries::record(conn, delivery)?;
-            }
             held.push(match &entry.end {
                 None => true,
-                Some(end) => record_end(conn, end, now)?,
+                Some(ClaimEnd {
+                    ending: Ending::Finish { .. },
+                    ..
+                }) => finished
+                    .next()
+                    .ok_or_else(|| StoreError::Task("an ending without its answer".into()))?,
+                Some(end) => record_retry(conn, end, now)?,
             });
         }
         Ok(held)
     }
 }
 
-fn record_end(conn: &mut DbConn, end: &ClaimEnd, now: i64) -> Result<bool, StoreError> {
-    match &end.ending {
-        Ending::Finish { status, error } => inbox::finish(
-            conn,
-            end.id,
-            end.attempts,
-            *status,
-            end.kind,
-            error.as_deref(),
-            now,
-        ),
-        Ending::Retry {
-            error,
-            after_ms,
-            refund,
-        } => inbox::retry_later(
-            conn,
-            end.id,
-            end.attempts,
-            end.kind,
-            error,
-            now.saturating_add(*after_ms),
-            *refund,
-        ),
-    }
+/// Releases a claimed event for a later attempt; false if the claim no longer held.
+fn record_retry(conn: &mut DbConn, end: &ClaimEnd, now: i64) -> Result<bool, StoreError> {
+    let Ending::Retry {
+        error,
+        after_ms,
+        refund,
+    } = &end.ending
+    else {
+        return Err(StoreError::Task("not a retry".into()));
+    };
+    inbox::retry_later(
+        conn,
+        end.id,
+        end.attempts,
+        end.kind,
+        error,
+        now.saturating_add(*after_ms),
+        *refund,
+    )
 }
 
 #[cfg(test)]
@@ -137,9 +151,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_endings_are_committed_and_a_bad_one_refuses_only_itself() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("journal.db").display());
-        let store = Store::connect(&url, 1).unwrap();
+        // Postgres (one statement for the whole group) when PAGEBOT_TEST_DATABASE_URL is set,
+        // else SQLite (one statement per row).
+        let database = crate::testing::TestDatabase::from_env();
+        let store = Store::connect(database.url(), 4).unwrap();
         let rows: Vec<NewInboxEvent> = (0..40).map(|i| pending(&format!("k{i}"))).collect();
         store
             .run(move |conn| inbox::insert_batch(conn, &rows))
@@ -150,6 +165,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(claimed.len(), 40);
+        // An earlier attempt's error stays when the event is then done without one.
+        let earlier = claimed[2].id;
+        store
+            .run(move |conn| {
+                use crate::store::schema::inbox_events::dsl as e;
+                use diesel::prelude::*;
+                diesel::update(e::inbox_events.find(earlier))
+                    .set(e::last_error.eq(Some("timeout")))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
         let journal = GroupCommit::start(store.clone(), 1, 500);
 
         let mut writes = tokio::task::JoinSet::new();
@@ -194,7 +222,13 @@ mod tests {
         assert_eq!(status(answers[0].1), "pending");
         assert_eq!(status(answers[1].1), "pending");
         assert!(answers[2..].iter().all(|(_, id, _)| status(*id) == "done"));
+        let kept = stored.iter().find(|e| e.id == earlier).unwrap();
+        assert_eq!(kept.last_error.as_deref(), Some("timeout"));
+        assert!(kept.locked_until.is_none() && kept.finished_at.is_some());
         let recorded = store.run(deliveries::all).await.unwrap();
         assert_eq!(recorded.len(), 38 * 2);
+        assert!(recorded.iter().all(
+            |d| d.message_id.as_deref() == Some(format!("m-{}-{}", d.event_id, d.seq).as_str())
+        ));
     }
 }

@@ -81,6 +81,57 @@ pub fn record(conn: &mut DbConn, delivery: &NewDelivery) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Records many attempts, in order; as [`record`], a later attempt of the same (event, seq)
+/// replaces the earlier record (two of the same in one call fail the call).
+///
+/// On Postgres, one statement whose columns are bound as arrays: its text does not depend on
+/// how many rows it carries, so it is planned once and prepared for good. SQLite runs in the
+/// process, where one statement per row costs little.
+pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+    if records.is_empty() {
+        return Ok(());
+    }
+    let DbConn::Postgres(pg) = conn else {
+        for delivery in records {
+            record(conn, delivery)?;
+        }
+        return Ok(());
+    };
+    let column = |f: &dyn Fn(&NewDelivery) -> Option<String>| -> Vec<Option<String>> {
+        records.iter().map(|d| f(d)).collect()
+    };
+    diesel::sql_query(
+        "INSERT INTO deliveries (event_id, seq, psid, request, status, message_id, error_code, \
+         error_subcode, error_message, fbtrace_id, created_at) \
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[]) \
+         ON CONFLICT (event_id, seq) DO UPDATE SET psid = excluded.psid, \
+         request = excluded.request, status = excluded.status, \
+         message_id = excluded.message_id, error_code = excluded.error_code, \
+         error_subcode = excluded.error_subcode, error_message = excluded.error_message, \
+         fbtrace_id = excluded.fbtrace_id, created_at = excluded.created_at",
+    )
+    .bind::<Array<BigInt>, _>(records.iter().map(|d| d.event_id).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(records.iter().map(|d| d.seq).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(column(&|d| d.psid.clone()))
+    .bind::<Array<Text>, _>(
+        records
+            .iter()
+            .map(|d| d.request.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(records.iter().map(|d| d.status.clone()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(column(&|d| d.message_id.clone()))
+    .bind::<Array<Nullable<BigInt>>, _>(records.iter().map(|d| d.error_code).collect::<Vec<_>>())
+    .bind::<Array<Nullable<BigInt>>, _>(records.iter().map(|d| d.error_subcode).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(column(&|d| d.error_message.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(&|d| d.fbtrace_id.clone()))
+    .bind::<Array<BigInt>, _>(records.iter().map(|d| d.created_at).collect::<Vec<_>>())
+    .execute(pg)?;
+    Ok(())
+}
+
 /// The positions of an event's messages that Facebook already accepted.
 pub fn sent_seqs(conn: &mut DbConn, event_id: i64) -> Result<Vec<i32>, StoreError> {
     Ok(deliveries::table

@@ -320,6 +320,78 @@ pub fn finish(
     Ok(updated == 1)
 }
 
+/// One event to finish with [`finish_all`].
+#[derive(Debug, Clone, Copy)]
+pub struct Finish<'a> {
+    /// The event.
+    pub id: i64,
+    /// The attempts its claim set.
+    pub attempts: i32,
+    /// Done, failed or dead.
+    pub status: Status,
+    /// Its kind.
+    pub kind: Option<&'a str>,
+    /// The error to keep; `None` keeps the last one.
+    pub error: Option<&'a str>,
+}
+
+/// [`finish`] for many events at once; says for each whether its claim still held.
+///
+/// On Postgres, one statement whose values are bound as arrays, so that it is prepared once
+/// whatever the count; on SQLite, one statement each.
+pub fn finish_all(
+    conn: &mut DbConn,
+    finishes: &[Finish<'_>],
+    now: i64,
+) -> Result<Vec<bool>, StoreError> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Integer)]
+        attempts: i32,
+    }
+
+    if finishes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let DbConn::Postgres(pg) = conn else {
+        return finishes
+            .iter()
+            .map(|f| finish(conn, f.id, f.attempts, f.status, f.kind, f.error, now))
+            .collect();
+    };
+    let held: Vec<Held> = diesel::sql_query(
+        "UPDATE inbox_events AS e SET status = v.status, kind = v.kind, locked_until = NULL, \
+         finished_at = $6, last_error = COALESCE(v.error, e.last_error) \
+         FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[]) \
+         AS v(id, attempts, status, kind, error) \
+         WHERE e.id = v.id AND e.attempts = v.attempts AND e.status = 'pending' \
+         AND e.locked_until IS NOT NULL \
+         RETURNING e.id, e.attempts",
+    )
+    .bind::<Array<BigInt>, _>(finishes.iter().map(|f| f.id).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(finishes.iter().map(|f| f.attempts).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(
+        finishes
+            .iter()
+            .map(|f| f.status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.kind).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.error).collect::<Vec<_>>())
+    .bind::<BigInt, _>(now)
+    .load(pg)?;
+    let held: std::collections::HashSet<(i64, i32)> =
+        held.into_iter().map(|h| (h.id, h.attempts)).collect();
+    Ok(finishes
+        .iter()
+        .map(|f| held.contains(&(f.id, f.attempts)))
+        .collect())
+}
+
 /// Releases an event to be tried again at `available_at`, keeping the error, if the claim
 /// that set `attempts` still holds it; returns false (and changes nothing) if it does not.
 /// With `refund`, the attempt does not count (the event was not at fault).
