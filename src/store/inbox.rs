@@ -133,8 +133,8 @@ pub(crate) fn test_row(dedupe_key: &str, psid: &str) -> NewInboxEvent {
     }
 }
 
-/// Rows per INSERT statement: 14 bind parameters each, so 14,000 per statement, under SQLite's
-/// 32,766 and Postgres's 65,535.
+/// Rows per INSERT statement on SQLite: 14 bind parameters each, so 14,000 per statement,
+/// under its limit of 32,766.
 const INSERT_CHUNK_ROWS: usize = 1000;
 
 /// Stores a whole delivery's items in one transaction; a dedupe key seen before is skipped.
@@ -152,9 +152,16 @@ pub fn insert_batch(
 
 /// Inserts `rows` within the caller's transaction; a dedupe key seen before is skipped.
 /// Returns the dedupe keys of the rows that were new.
+///
+/// On Postgres, one statement whose columns are bound as arrays: its text does not depend on
+/// the number of rows, so it is planned once and prepared for good, where a multi-row VALUES
+/// would be parsed and planned anew for every group size.
 pub fn insert_rows(conn: &mut DbConn, rows: &[&NewInboxEvent]) -> Result<Vec<String>, StoreError> {
+    if let DbConn::Postgres(pg) = conn {
+        return insert_rows_postgres(pg, rows);
+    }
     let mut inserted = Vec::with_capacity(rows.len());
-    // One statement per chunk keeps the bind parameters under both backends' limits.
+    // One statement per chunk keeps the bind parameters under SQLite's limit.
     for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
         inserted.extend(
             per_backend!(conn, c => diesel::insert_into(inbox_events::table)
@@ -166,6 +173,51 @@ pub fn insert_rows(conn: &mut DbConn, rows: &[&NewInboxEvent]) -> Result<Vec<Str
         );
     }
     Ok(inserted)
+}
+
+fn insert_rows_postgres(
+    pg: &mut diesel::PgConnection,
+    rows: &[&NewInboxEvent],
+) -> Result<Vec<String>, StoreError> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        dedupe_key: String,
+    }
+
+    fn column<'r, T>(rows: &[&'r NewInboxEvent], f: impl Fn(&'r NewInboxEvent) -> T) -> Vec<T> {
+        rows.iter().map(|row| f(row)).collect()
+    }
+
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<Key> = diesel::sql_query(
+        "INSERT INTO inbox_events (dedupe_key, page_id, psid, event_time, standby, kind, raw, \
+         status, attempts, last_error, available_at, locked_until, received_at, finished_at) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], \
+         $6::text[], $7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[], \
+         $12::bigint[], $13::bigint[], $14::bigint[]) \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
+    )
+    .bind::<Array<Text>, _>(column(rows, |r| r.dedupe_key.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.page_id.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.psid.as_deref()))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.event_time))
+    .bind::<Array<Integer>, _>(column(rows, |r| r.standby))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.kind.as_deref()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.raw.as_str()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.status.as_str()))
+    .bind::<Array<Integer>, _>(column(rows, |r| r.attempts))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.last_error.as_deref()))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.available_at))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.locked_until))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.received_at))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.finished_at))
+    .load(pg)?;
+    Ok(keys.into_iter().map(|k| k.dedupe_key).collect())
 }
 
 /// Claims up to `limit` events that are due: for each PSID only its oldest pending event, and

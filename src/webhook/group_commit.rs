@@ -77,10 +77,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_new_key_is_reported_to_exactly_one_of_the_concurrent_requests() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
-        let store = Store::connect(&url, 4).unwrap();
-        let writer = InboxWriter::start(store.clone(), 1);
+        // Postgres (one INSERT over arrays) when PAGEBOT_TEST_DATABASE_URL is set, else SQLite.
+        let database = crate::testing::TestDatabase::from_env();
+        let store = Store::connect(database.url(), 4).unwrap();
+        let writer = InboxWriter::start(store.clone(), store.commits_in_flight());
         // 60 requests of 3 rows; request i shares its keys with request i + 20 and i + 40.
         let mut requests = tokio::task::JoinSet::new();
         for i in 0..60 {
