@@ -89,6 +89,9 @@ pub fn record(conn: &mut DbConn, delivery: &NewDelivery) -> Result<(), StoreErro
 /// process, where one statement per row costs little.
 pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), StoreError> {
     use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+
+    use super::column;
+
     if records.is_empty() {
         return Ok(());
     }
@@ -98,9 +101,7 @@ pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), Sto
         }
         return Ok(());
     };
-    let column = |f: &dyn Fn(&NewDelivery) -> Option<String>| -> Vec<Option<String>> {
-        records.iter().map(|d| f(d)).collect()
-    };
+    let rows = records;
     diesel::sql_query(
         "INSERT INTO deliveries (event_id, seq, psid, request, status, message_id, error_code, \
          error_subcode, error_message, fbtrace_id, created_at) \
@@ -112,22 +113,17 @@ pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), Sto
          error_subcode = excluded.error_subcode, error_message = excluded.error_message, \
          fbtrace_id = excluded.fbtrace_id, created_at = excluded.created_at",
     )
-    .bind::<Array<BigInt>, _>(records.iter().map(|d| d.event_id).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(records.iter().map(|d| d.seq).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(column(&|d| d.psid.clone()))
-    .bind::<Array<Text>, _>(
-        records
-            .iter()
-            .map(|d| d.request.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Text>, _>(records.iter().map(|d| d.status.clone()).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(column(&|d| d.message_id.clone()))
-    .bind::<Array<Nullable<BigInt>>, _>(records.iter().map(|d| d.error_code).collect::<Vec<_>>())
-    .bind::<Array<Nullable<BigInt>>, _>(records.iter().map(|d| d.error_subcode).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(column(&|d| d.error_message.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(&|d| d.fbtrace_id.clone()))
-    .bind::<Array<BigInt>, _>(records.iter().map(|d| d.created_at).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(column(rows, |d| d.event_id))
+    .bind::<Array<Integer>, _>(column(rows, |d| d.seq))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.psid.as_deref()))
+    .bind::<Array<Text>, _>(column(rows, |d| d.request.as_str()))
+    .bind::<Array<Text>, _>(column(rows, |d| d.status.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.message_id.as_deref()))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |d| d.error_code))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |d| d.error_subcode))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.error_message.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.fbtrace_id.as_deref()))
+    .bind::<Array<BigInt>, _>(column(rows, |d| d.created_at))
     .execute(pg)?;
     Ok(())
 }

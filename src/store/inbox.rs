@@ -181,14 +181,12 @@ fn insert_rows_postgres(
 ) -> Result<Vec<String>, StoreError> {
     use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 
+    use super::column;
+
     #[derive(QueryableByName)]
     struct Key {
         #[diesel(sql_type = Text)]
         dedupe_key: String,
-    }
-
-    fn column<'r, T>(rows: &[&'r NewInboxEvent], f: impl Fn(&'r NewInboxEvent) -> T) -> Vec<T> {
-        rows.iter().map(|row| f(row)).collect()
     }
 
     if rows.is_empty() {

@@ -213,6 +213,11 @@ where
     }
 }
 
+/// One field of every row, as the array a Postgres `unnest($n::type[])` statement binds.
+pub(crate) fn column<'r, R, T>(rows: &[&'r R], field: impl Fn(&'r R) -> T) -> Vec<T> {
+    rows.iter().map(|row| field(row)).collect()
+}
+
 /// Whether the database answers (`SELECT 1`).
 pub fn ping(conn: &mut DbConn) -> Result<(), StoreError> {
     use diesel::r2d2::R2D2Connection;
