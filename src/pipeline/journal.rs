@@ -75,40 +75,31 @@ impl GroupWork for Entry {
         let mut finished = inbox::finish_all(conn, &finishes, now)?.into_iter();
         let mut held = Vec::with_capacity(group.len());
         for entry in group {
-            held.push(match &entry.end {
-                None => true,
-                Some(ClaimEnd {
-                    ending: Ending::Finish { .. },
-                    ..
-                }) => finished
+            let Some(end) = &entry.end else {
+                held.push(true);
+                continue;
+            };
+            held.push(match &end.ending {
+                Ending::Finish { .. } => finished
                     .next()
                     .ok_or_else(|| StoreError::Task("an ending without its answer".into()))?,
-                Some(end) => record_retry(conn, end, now)?,
+                Ending::Retry {
+                    error,
+                    after_ms,
+                    refund,
+                } => inbox::retry_later(
+                    conn,
+                    end.id,
+                    end.attempts,
+                    end.kind,
+                    error,
+                    now.saturating_add(*after_ms),
+                    *refund,
+                )?,
             });
         }
         Ok(held)
     }
-}
-
-/// Releases a claimed event for a later attempt; false if the claim no longer held.
-fn record_retry(conn: &mut DbConn, end: &ClaimEnd, now: i64) -> Result<bool, StoreError> {
-    let Ending::Retry {
-        error,
-        after_ms,
-        refund,
-    } = &end.ending
-    else {
-        return Err(StoreError::Task("not a retry".into()));
-    };
-    inbox::retry_later(
-        conn,
-        end.id,
-        end.attempts,
-        end.kind,
-        error,
-        now.saturating_add(*after_ms),
-        *refund,
-    )
 }
 
 #[cfg(test)]

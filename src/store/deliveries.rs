@@ -128,16 +128,6 @@ pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), Sto
     Ok(())
 }
 
-/// The positions of an event's messages that Facebook already accepted.
-pub fn sent_seqs(conn: &mut DbConn, event_id: i64) -> Result<Vec<i32>, StoreError> {
-    Ok(deliveries::table
-        .filter(deliveries::event_id.eq(event_id))
-        .filter(deliveries::status.eq(SENT))
-        .select(deliveries::seq)
-        .order(deliveries::seq)
-        .load(conn)?)
-}
-
 /// For each of `event_ids` that has any, the positions of its messages that Facebook already
 /// accepted: one query for a whole claim.
 pub fn sent_seqs_of(
