@@ -54,6 +54,9 @@ pub struct Context {
     pub user: Option<User>,
     /// Values for senders: `user.first_name`, regex captures as `match.1` / `match.NAME`, ...
     pub vars: BTreeMap<String, String>,
+    /// The sender's stored row as the pipeline read it with the claim (`Some(None)`: not
+    /// stored), so that `user_profile` need not read it again; taken by the first reader.
+    prefetched_user: Option<Option<User>>,
     services: Arc<Services>,
 }
 
@@ -64,8 +67,22 @@ impl Context {
             event,
             user: None,
             vars: BTreeMap::new(),
+            prefetched_user: None,
             services,
         }
+    }
+
+    /// Hands the context the sender's stored row (`None`: not stored) read with the claim.
+    pub(crate) fn with_prefetched_user(mut self, user: Option<User>) -> Self {
+        self.prefetched_user = Some(user);
+        self
+    }
+
+    /// The sender's stored row as read with the claim, once: `Some(None)` if they were not
+    /// stored then, `None` if it was not read (or was taken already). Only the handler that
+    /// stores users should take it: a later change to the row is not in it.
+    pub(crate) fn take_prefetched_user(&mut self) -> Option<Option<User>> {
+        self.prefetched_user.take()
     }
 
     /// The database.

@@ -77,6 +77,18 @@ impl UserProfile {
     }
 }
 
+/// The stored form of a fetched profile.
+fn profile_update(p: Profile) -> users::ProfileUpdate {
+    users::ProfileUpdate {
+        first_name: p.first_name,
+        last_name: p.last_name,
+        profile_pic: p.profile_pic,
+        locale: p.locale,
+        timezone: p.timezone,
+        gender: p.gender,
+    }
+}
+
 #[async_trait]
 impl Handler for UserProfile {
     fn should_handle(&self, cx: &Context) -> bool {
@@ -89,17 +101,6 @@ impl Handler for UserProfile {
             return Ok(());
         };
         let page_id = cx.event.page_id.clone();
-        let user = {
-            let psid = psid.clone();
-            cx.store()
-                .run(move |conn| users::ensure(conn, &psid, page_id.as_deref()))
-                .await?
-        };
-        let ttl_ms = i64::try_from(cx.profile_ttl().as_millis()).unwrap_or(i64::MAX);
-        let now = now_ms();
-        let fresh = user
-            .profile_fetched_at
-            .is_some_and(|at| now.saturating_sub(at) < ttl_ms);
         // A chat-plugin guest (user_ref) has no profile to fetch.
         let is_guest = cx
             .event
@@ -107,34 +108,71 @@ impl Handler for UserProfile {
             .sender
             .as_ref()
             .is_some_and(|s| s.id.is_none());
+        let stored = match cx.take_prefetched_user() {
+            Some(stored) => stored,
+            None => {
+                let psid = psid.clone();
+                cx.store().run(move |conn| users::find(conn, &psid)).await?
+            }
+        };
+        let ttl_ms = i64::try_from(cx.profile_ttl().as_millis()).unwrap_or(i64::MAX);
+        let now = now_ms();
+        // Marked as fetched an hour before it expires: tried again in an hour.
+        let failed_fetch_at = now
+            .saturating_sub(ttl_ms)
+            .saturating_add(FAILED_FETCH_RETRY_MS);
+        let Some(user) = stored else {
+            if is_guest {
+                let user = cx
+                    .store()
+                    .run(move |conn| users::ensure(conn, &psid, page_id.as_deref()))
+                    .await?;
+                cx.set_user(user);
+                return Ok(());
+            }
+            // A new user: fetch first, then store the user and the profile in one statement.
+            let update = self.fetch(cx, &psid).await.map(profile_update);
+            let user = cx
+                .store()
+                .run(move |conn| match &update {
+                    Some(update) => users::create_with_profile(
+                        conn,
+                        &psid,
+                        page_id.as_deref(),
+                        Some(update),
+                        now,
+                    ),
+                    None => users::create_with_profile(
+                        conn,
+                        &psid,
+                        page_id.as_deref(),
+                        None,
+                        failed_fetch_at,
+                    ),
+                })
+                .await?;
+            cx.set_user(user);
+            return Ok(());
+        };
+        let fresh = user
+            .profile_fetched_at
+            .is_some_and(|at| now.saturating_sub(at) < ttl_ms);
         if fresh || is_guest {
             cx.set_user(user);
             return Ok(());
         }
-        let fetched = self.fetch(cx, &psid).await;
-        let update = fetched.map(|p| users::ProfileUpdate {
-            first_name: p.first_name,
-            last_name: p.last_name,
-            profile_pic: p.profile_pic,
+        let update = self.fetch(cx, &psid).await.map(|p| {
+            let mut update = profile_update(p);
             // Keep the last known locale when this fetch did not include it (the user's own
             // choice lives in `chosen_locale` and is never touched here).
-            locale: p.locale.or_else(|| user.locale.clone()),
-            timezone: p.timezone,
-            gender: p.gender,
+            update.locale = update.locale.or_else(|| user.locale.clone());
+            update
         });
         let user = cx
             .store()
-            .run(move |conn| {
-                match &update {
-                    Some(update) => users::save_profile(conn, &psid, update, now),
-                    // Marked as fetched an hour before it expires: tried again in an hour.
-                    None => users::touch_profile_fetch(
-                        conn,
-                        &psid,
-                        now.saturating_sub(ttl_ms)
-                            .saturating_add(FAILED_FETCH_RETRY_MS),
-                    ),
-                }
+            .run(move |conn| match &update {
+                Some(update) => users::save_profile(conn, &psid, update, now),
+                None => users::touch_profile_fetch(conn, &psid, failed_fetch_at),
             })
             .await?;
         if let Some(user) = user {

@@ -4,7 +4,7 @@
 //! Each event used to pay one commit per delivery and one for its outcome; under load, a
 //! group now pays one commit for the endings of dozens of events.
 
-use crate::store::deliveries::{self, NewDelivery};
+use crate::store::deliveries::NewDelivery;
 use crate::store::group_commit::GroupWork;
 use crate::store::inbox::{self, Status};
 use crate::store::{DbConn, StoreError, now_ms};
@@ -59,7 +59,6 @@ impl GroupWork for Entry {
         // Every delivery of the group first (independent of the endings: their events exist),
         // then every final status in one statement, then the rare retries one by one.
         let records: Vec<&NewDelivery> = group.iter().flat_map(|e| &e.deliveries).collect();
-        deliveries::record_all(conn, &records)?;
         let mut finishes = Vec::new();
         for end in group.iter().filter_map(|e| e.end.as_ref()) {
             if let Ending::Finish { status, error } = &end.ending {
@@ -72,7 +71,8 @@ impl GroupWork for Entry {
                 });
             }
         }
-        let mut finished = inbox::finish_all(conn, &finishes, now)?.into_iter();
+        let mut finished =
+            inbox::record_and_finish_all(conn, &records, &finishes, now)?.into_iter();
         let mut held = Vec::with_capacity(group.len());
         for entry in group {
             let Some(end) = &entry.end else {
@@ -99,6 +99,17 @@ impl GroupWork for Entry {
             });
         }
         Ok(held)
+    }
+
+    fn one_statement(conn: &DbConn, group: &[Self]) -> bool {
+        // Deliveries and final statuses are one statement on Postgres; a retry is one more.
+        matches!(conn, DbConn::Postgres(_))
+            && group.iter().all(|entry| {
+                entry
+                    .end
+                    .as_ref()
+                    .is_none_or(|end| matches!(end.ending, Ending::Finish { .. }))
+            })
     }
 }
 

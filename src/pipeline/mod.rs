@@ -10,6 +10,7 @@ mod process;
 mod retry;
 mod throttle;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use crate::i18n::Locales;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::store::group_commit::GroupCommit;
-use crate::store::{StoreError, deliveries, inbox};
+use crate::store::{StoreError, deliveries, inbox, users};
 
 /// The most rows one commit of the pipeline's journal carries.
 const JOURNAL_GROUP_ROWS: usize = 500;
@@ -200,10 +201,18 @@ impl Pipeline {
                     .map(|event| event.id)
                     .collect();
                 let mut sent = deliveries::sent_seqs_of(conn, &ids)?;
+                // The senders' stored rows in one query, for `user_profile`.
+                let psids: Vec<&str> = events.iter().filter_map(|e| e.psid.as_deref()).collect();
+                let stored = if psids.is_empty() {
+                    HashMap::new()
+                } else {
+                    users::find_all(conn, &psids)?
+                };
                 Ok(events
                     .into_iter()
                     .map(|event| Claimed {
                         sent: sent.remove(&event.id).unwrap_or_default(),
+                        user: event.psid.as_deref().map(|psid| stored.get(psid).cloned()),
                         event,
                     })
                     .collect())

@@ -13,7 +13,7 @@ use crate::policy::Policy;
 use crate::senders::SendError;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::inbox::{self, InboxEvent, Status};
-use crate::store::{StoreError, now_ms};
+use crate::store::{StoreError, User, now_ms};
 
 /// A claimed event, with the positions of its messages that earlier attempts delivered.
 #[derive(Debug)]
@@ -22,6 +22,9 @@ pub struct Claimed {
     pub event: InboxEvent,
     /// Messages Facebook already accepted for it: not sent again.
     pub sent: BTreeSet<i32>,
+    /// Its sender's stored row, read with the claim (`Some(None)`: not stored; `None`: not
+    /// read, as for an event without a sender).
+    pub user: Option<Option<User>>,
 }
 
 /// What an attempt sent: known before it starts, and noted as it goes.
@@ -78,7 +81,11 @@ impl Pipeline {
     /// second time; if the claim is lost anyway (the lease ran out while the database was
     /// unreachable, and another worker took the event), the attempt stops at once.
     pub async fn process(&self, claimed: Claimed) -> Outcome {
-        let Claimed { event: row, sent } = claimed;
+        let Claimed {
+            event: row,
+            sent,
+            user,
+        } = claimed;
         let id = row.id;
         let attempts = row.attempts;
         let bot = self.bot.load_full();
@@ -88,7 +95,7 @@ impl Pipeline {
         };
         let (kind, result) = tokio::select! {
             biased;
-            done = self.attempt(&bot.policy, row, &mut ledger) => done,
+            done = self.attempt(&bot.policy, row, user, &mut ledger) => done,
             () = self.hold_lease(id, attempts) => {
                 self.report(id, attempts, "UNKNOWN", &Outcome::LeaseLost);
                 return Outcome::LeaseLost;
@@ -214,6 +221,7 @@ impl Pipeline {
         &self,
         policy: &Policy,
         row: InboxEvent,
+        user: Option<Option<User>>,
         ledger: &mut Ledger,
     ) -> (Option<ReceivingType>, Result<usize, Stop>) {
         let messaging: Messaging = match serde_json::from_str(&row.raw) {
@@ -235,6 +243,9 @@ impl Pipeline {
             messaging,
         };
         let mut cx = Context::new(event, self.services_now());
+        if let Some(user) = user {
+            cx = cx.with_prefetched_user(user);
+        }
         (
             Some(kind),
             self.run_chains(&mut cx, policy, kind, ledger).await,

@@ -88,10 +88,6 @@ pub fn record(conn: &mut DbConn, delivery: &NewDelivery) -> Result<(), StoreErro
 /// how many rows it carries, so it is planned once and prepared for good. SQLite runs in the
 /// process, where one statement per row costs little.
 pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), StoreError> {
-    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
-
-    use super::column;
-
     if records.is_empty() {
         return Ok(());
     }
@@ -101,31 +97,47 @@ pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), Sto
         }
         return Ok(());
     };
-    let rows = records;
-    diesel::sql_query(
-        "INSERT INTO deliveries (event_id, seq, psid, request, status, message_id, error_code, \
-         error_subcode, error_message, fbtrace_id, created_at) \
-         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[]) \
-         ON CONFLICT (event_id, seq) DO UPDATE SET psid = excluded.psid, \
-         request = excluded.request, status = excluded.status, \
-         message_id = excluded.message_id, error_code = excluded.error_code, \
-         error_subcode = excluded.error_subcode, error_message = excluded.error_message, \
-         fbtrace_id = excluded.fbtrace_id, created_at = excluded.created_at",
-    )
-    .bind::<Array<BigInt>, _>(column(rows, |d| d.event_id))
-    .bind::<Array<Integer>, _>(column(rows, |d| d.seq))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.psid.as_deref()))
-    .bind::<Array<Text>, _>(column(rows, |d| d.request.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |d| d.status.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.message_id.as_deref()))
-    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |d| d.error_code))
-    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |d| d.error_subcode))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.error_message.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.fbtrace_id.as_deref()))
-    .bind::<Array<BigInt>, _>(column(rows, |d| d.created_at))
-    .execute(pg)?;
+    bind_record_all(diesel::sql_query(RECORD_ALL_SQL).into_boxed(), records).execute(pg)?;
     Ok(())
+}
+
+/// [`record_all`]'s statement on Postgres, its columns bound as arrays `$1` to `$11` by
+/// [`bind_record_all`] (also run inside [`super::inbox::record_and_finish_all`]).
+pub(super) const RECORD_ALL_SQL: &str = "INSERT INTO deliveries (event_id, seq, psid, request, \
+     status, message_id, error_code, error_subcode, error_message, fbtrace_id, created_at) \
+     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], \
+     $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[]) \
+     ON CONFLICT (event_id, seq) DO UPDATE SET psid = excluded.psid, \
+     request = excluded.request, status = excluded.status, \
+     message_id = excluded.message_id, error_code = excluded.error_code, \
+     error_subcode = excluded.error_subcode, error_message = excluded.error_message, \
+     fbtrace_id = excluded.fbtrace_id, created_at = excluded.created_at";
+
+/// Binds the columns of `rows` as [`RECORD_ALL_SQL`]'s eleven arrays.
+pub(super) fn bind_record_all<'a>(
+    query: diesel::query_builder::BoxedSqlQuery<
+        'a,
+        diesel::pg::Pg,
+        diesel::query_builder::SqlQuery,
+    >,
+    rows: &[&'a NewDelivery],
+) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+
+    use super::column;
+
+    query
+        .bind::<Array<BigInt>, _>(column(rows, |d| d.event_id))
+        .bind::<Array<Integer>, _>(column(rows, |d| d.seq))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.psid.as_deref()))
+        .bind::<Array<Text>, _>(column(rows, |d| d.request.as_str()))
+        .bind::<Array<Text>, _>(column(rows, |d| d.status.as_str()))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.message_id.as_deref()))
+        .bind::<Array<Nullable<BigInt>>, _>(column(rows, |d| d.error_code))
+        .bind::<Array<Nullable<BigInt>>, _>(column(rows, |d| d.error_subcode))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.error_message.as_deref()))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.fbtrace_id.as_deref()))
+        .bind::<Array<BigInt>, _>(column(rows, |d| d.created_at))
 }
 
 /// For each of `event_ids` that has any, the positions of its messages that Facebook already

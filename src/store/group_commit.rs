@@ -31,6 +31,26 @@ pub trait GroupWork: Send + Sized + 'static {
     /// Applies a group, in order, inside the transaction the writer opened (never commits or
     /// opens one itself); returns one output per item, in the same order.
     fn apply(conn: &mut DbConn, group: &[Self]) -> Result<Vec<Self::Output>, StoreError>;
+
+    /// Whether [`GroupWork::apply`] runs a single statement for `group` on `conn`: atomic by
+    /// itself, so the writer opens no transaction around it (on Postgres that saves the
+    /// BEGIN and COMMIT round trips; the commit is as durable).
+    fn one_statement(conn: &DbConn, group: &[Self]) -> bool {
+        let _ = (conn, group);
+        false
+    }
+}
+
+/// Applies `group` atomically: in a transaction, unless it is a single statement.
+fn apply_atomically<W: GroupWork>(
+    conn: &mut DbConn,
+    group: &[W],
+) -> Result<Vec<W::Output>, StoreError> {
+    if W::one_statement(conn, group) {
+        W::apply(conn, group)
+    } else {
+        write_transaction(conn, |conn| W::apply(conn, group))
+    }
 }
 
 /// Requests waiting for the writer before new ones wait for room in the queue.
@@ -127,7 +147,7 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
     let size = works.len();
     let result = store
         .run(move |conn| {
-            let outputs = write_transaction(conn, |conn| W::apply(conn, &works));
+            let outputs = apply_atomically(conn, &works);
             Ok((outputs, works))
         })
         .await;
@@ -149,9 +169,7 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
             );
             for (work, done) in works.into_iter().zip(answers) {
                 let result = store
-                    .run(move |conn| {
-                        write_transaction(conn, |conn| W::apply(conn, std::slice::from_ref(&work)))
-                    })
+                    .run(move |conn| apply_atomically(conn, std::slice::from_ref(&work)))
                     .await
                     .and_then(|mut outputs| {
                         outputs

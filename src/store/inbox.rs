@@ -6,7 +6,6 @@
 //! pending event of each PSID can be claimed, which keeps one user's events in order while
 //! different users run in parallel.
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use super::schema::inbox_events;
@@ -42,7 +41,7 @@ impl Status {
 }
 
 /// One stored event.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = inbox_events)]
 pub struct InboxEvent {
     /// Row id.
@@ -223,6 +222,9 @@ fn insert_rows_postgres(
 /// and one more attempt; its `attempts` then identify the claim (see [`renew`]).
 pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEvent>, StoreError> {
     use inbox_events::dsl as e;
+    if let DbConn::Postgres(pg) = conn {
+        return claim_postgres(pg, lease_ms, limit);
+    }
     let earlier = diesel::alias!(inbox_events as earlier);
     write_transaction(conn, |conn| {
         // Read the clock once the transaction holds the write lock: on SQLite, BEGIN IMMEDIATE
@@ -257,27 +259,14 @@ pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEv
                     .select(InboxEvent::as_select())
             };
         }
-        let candidates: Vec<InboxEvent> = match conn {
-            // Several instances share Postgres: skip rows another one is claiming right now
-            // instead of queueing behind its transaction.
-            DbConn::Postgres(c) => {
-                // Without fresh statistics (a new or fast-growing inbox, before autovacuum's
-                // ANALYZE catches up) the planner guesses a handful of pending rows, reads
-                // every one of them and sorts: 240 ms for 40,000 pending instead of 1 ms.
-                // Forbidding the sort leaves it the one good plan, the walk above.
-                c.batch_execute("SET LOCAL enable_sort = off")?;
-                due_heads!().for_update().skip_locked().load(c)?
-            }
-            // SQLite has one writer, and this runs in an IMMEDIATE transaction.
-            DbConn::Sqlite(c) => due_heads!().load(c)?,
-        };
+        // SQLite has one writer, and this runs in an IMMEDIATE transaction.
+        let candidates: Vec<InboxEvent> = due_heads!().load(conn)?;
         if candidates.is_empty() {
             return Ok(candidates);
         }
         // One statement for all of them, by primary key alone: the rows cannot have changed
-        // since they were read (Postgres holds their row locks, FOR UPDATE; SQLite its one
-        // write lock), and more conditions would tempt the planner away from the key when its
-        // statistics are stale. A count that differs undoes the whole claim.
+        // since they were read (SQLite's one write lock is held). A count that differs undoes
+        // the whole claim.
         let ids: Vec<i64> = candidates.iter().map(|event| event.id).collect();
         let updated = diesel::update(e::inbox_events.filter(e::id.eq_any(&ids)))
             .set((
@@ -300,6 +289,25 @@ pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEv
             })
             .collect())
     })
+}
+
+/// The claim on Postgres: one call of `pagebot_claim` (see its migration), which picks the
+/// same due heads as the SQLite query, with the plan pinned and rows that another instance is
+/// claiming skipped, and leases them; no transaction of our own around it.
+fn claim_postgres(
+    pg: &mut diesel::PgConnection,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<InboxEvent>, StoreError> {
+    use diesel::sql_types::BigInt;
+    let mut claimed: Vec<InboxEvent> = diesel::sql_query("SELECT * FROM pagebot_claim($1, $2, $3)")
+        .bind::<BigInt, _>(now_ms())
+        .bind::<BigInt, _>(lease_ms)
+        .bind::<BigInt, _>(limit)
+        .load(pg)?;
+    // RETURNING keeps no order: the claim order is the events' own.
+    claimed.sort_unstable_by_key(|event| (event.event_time, event.id));
+    Ok(claimed)
 }
 
 /// Extends the lease of a claimed event to `lease_ms` from now, if the claim that set
@@ -394,16 +402,6 @@ pub fn finish_all(
     finishes: &[Finish<'_>],
     now: i64,
 ) -> Result<Vec<bool>, StoreError> {
-    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
-
-    #[derive(QueryableByName)]
-    struct Held {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-        #[diesel(sql_type = Integer)]
-        attempts: i32,
-    }
-
     if finishes.is_empty() {
         return Ok(Vec::new());
     }
@@ -413,33 +411,100 @@ pub fn finish_all(
             .map(|f| finish(conn, f.id, f.attempts, f.status, f.kind, f.error, now))
             .collect();
     };
-    let held: Vec<Held> = diesel::sql_query(
+    let query = diesel::sql_query(finish_all_sql(1)).into_boxed();
+    let held: Vec<HeldClaim> = bind_finish_all(query, finishes, now).load(pg)?;
+    Ok(still_held(finishes, held))
+}
+
+/// [`super::deliveries::record_all`] and [`finish_all`] in one go. On Postgres that is one
+/// statement (the delivery rows in a data-modifying WITH), atomic by itself, so a group
+/// commit needs no transaction around it: one round trip instead of four.
+pub fn record_and_finish_all(
+    conn: &mut DbConn,
+    records: &[&super::NewDelivery],
+    finishes: &[Finish<'_>],
+    now: i64,
+) -> Result<Vec<bool>, StoreError> {
+    use super::deliveries;
+    let DbConn::Postgres(pg) = conn else {
+        deliveries::record_all(conn, records)?;
+        return finish_all(conn, finishes, now);
+    };
+    if records.is_empty() {
+        return finish_all(conn, finishes, now);
+    }
+    let sql = format!(
+        "WITH recorded AS ({}) {}",
+        deliveries::RECORD_ALL_SQL,
+        finish_all_sql(12)
+    );
+    let query = deliveries::bind_record_all(diesel::sql_query(sql).into_boxed(), records);
+    let held: Vec<HeldClaim> = bind_finish_all(query, finishes, now).load(pg)?;
+    Ok(still_held(finishes, held))
+}
+
+/// A claim that still held when its event was finished.
+#[derive(QueryableByName)]
+struct HeldClaim {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    attempts: i32,
+}
+
+/// [`finish_all`]'s statement on Postgres, its six parameters numbered from `$first`.
+fn finish_all_sql(first: usize) -> String {
+    let p = |n: usize| format!("${}", first + n);
+    format!(
         "UPDATE inbox_events AS e SET status = v.status, kind = v.kind, locked_until = NULL, \
-         finished_at = $6, last_error = COALESCE(v.error, e.last_error) \
-         FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[]) \
+         finished_at = {now}, last_error = COALESCE(v.error, e.last_error) \
+         FROM unnest({}::bigint[], {}::int[], {}::text[], {}::text[], {}::text[]) \
          AS v(id, attempts, status, kind, error) \
          WHERE e.id = v.id AND e.attempts = v.attempts AND e.status = 'pending' \
          AND e.locked_until IS NOT NULL \
          RETURNING e.id, e.attempts",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        now = p(5),
     )
-    .bind::<Array<BigInt>, _>(finishes.iter().map(|f| f.id).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(finishes.iter().map(|f| f.attempts).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(
-        finishes
-            .iter()
-            .map(|f| f.status.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.kind).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.error).collect::<Vec<_>>())
-    .bind::<BigInt, _>(now)
-    .load(pg)?;
+}
+
+/// Binds `finishes` as [`finish_all_sql`]'s five arrays, then `now`.
+fn bind_finish_all<'a>(
+    query: diesel::query_builder::BoxedSqlQuery<
+        'a,
+        diesel::pg::Pg,
+        diesel::query_builder::SqlQuery,
+    >,
+    finishes: &[Finish<'a>],
+    now: i64,
+) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+    query
+        .bind::<Array<BigInt>, _>(finishes.iter().map(|f| f.id).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(finishes.iter().map(|f| f.attempts).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(
+            finishes
+                .iter()
+                .map(|f| f.status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.kind).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.error).collect::<Vec<_>>())
+        .bind::<BigInt, _>(now)
+}
+
+/// For each of `finishes`, whether its claim is among those that still `held`.
+fn still_held(finishes: &[Finish<'_>], held: Vec<HeldClaim>) -> Vec<bool> {
     let held: std::collections::HashSet<(i64, i32)> =
         held.into_iter().map(|h| (h.id, h.attempts)).collect();
-    Ok(finishes
+    finishes
         .iter()
         .map(|f| held.contains(&(f.id, f.attempts)))
-        .collect())
+        .collect()
 }
 
 /// Releases an event to be tried again at `available_at`, keeping the error, if the claim
@@ -524,12 +589,18 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<InboxEvent>, StoreError> {
         .load(conn)?)
 }
 
+/// `status = 'pending'` with the value written out, not bound: Postgres can then use the
+/// indexes over pending rows alone (a bound value could be anything when it plans).
+fn pending_literal() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("status = 'pending'")
+}
+
 /// The earliest time (epoch ms) a pending event becomes claimable, if any is pending.
 pub fn next_due(conn: &mut DbConn) -> Result<Option<i64>, StoreError> {
     use diesel::dsl::min;
     use inbox_events::dsl as e;
     Ok(e::inbox_events
-        .filter(e::status.eq(Status::Pending.as_str()))
+        .filter(pending_literal())
         .select(min(e::available_at))
         .first(conn)?)
 }
@@ -539,7 +610,7 @@ pub fn oldest_pending(conn: &mut DbConn) -> Result<Option<i64>, StoreError> {
     use diesel::dsl::min;
     use inbox_events::dsl as e;
     Ok(e::inbox_events
-        .filter(e::status.eq(Status::Pending.as_str()))
+        .filter(pending_literal())
         .select(min(e::received_at))
         .first(conn)?)
 }

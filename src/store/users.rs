@@ -45,7 +45,7 @@ impl User {
 }
 
 /// Profile fields to store; `None` leaves nothing unknown behind as a fake value.
-#[derive(Debug, Clone, Default, PartialEq, AsChangeset)]
+#[derive(Debug, Clone, Default, PartialEq, AsChangeset, Insertable)]
 #[diesel(table_name = users, treat_none_as_null = true)]
 pub struct ProfileUpdate {
     /// First name.
@@ -101,6 +101,76 @@ pub fn ensure(conn: &mut DbConn, psid: &str, page_id: Option<&str>) -> Result<Us
             .select(User::as_select())
             .first(conn)?),
     }
+}
+
+/// A new user stored with the outcome of their first profile fetch, in one statement:
+/// `profile` as fetched at `fetched_at`, or, when the fetch failed, only `fetched_at` (the
+/// time to count the profile's age from). If another worker stored the same user meanwhile,
+/// its row gets the profile instead, as [`save_profile`] would. Returns the user as stored.
+pub fn create_with_profile(
+    conn: &mut DbConn,
+    psid: &str,
+    page_id: Option<&str>,
+    profile: Option<&ProfileUpdate>,
+    fetched_at: i64,
+) -> Result<User, StoreError> {
+    #[derive(Insertable)]
+    #[diesel(table_name = users)]
+    struct NewProfiledUser<'a> {
+        #[diesel(embed)]
+        user: NewUser<'a>,
+        #[diesel(embed)]
+        profile: ProfileUpdate,
+        profile_fetched_at: Option<i64>,
+    }
+
+    let now = now_ms();
+    let row = NewProfiledUser {
+        user: NewUser {
+            psid,
+            page_id,
+            thumbups: 0,
+            created_at: now,
+            updated_at: now,
+        },
+        profile: profile.cloned().unwrap_or_default(),
+        profile_fetched_at: Some(fetched_at),
+    };
+    let fetched = users::profile_fetched_at.eq(Some(fetched_at));
+    let stored = match profile {
+        Some(profile) => per_backend!(conn, c => diesel::insert_into(users::table)
+            .values(&row)
+            .on_conflict(users::psid)
+            .do_update()
+            .set((profile, fetched, users::updated_at.eq(now)))
+            .returning(User::as_returning())
+            .get_result(c))?,
+        None => per_backend!(conn, c => diesel::insert_into(users::table)
+            .values(&row)
+            .on_conflict(users::psid)
+            .do_update()
+            .set(fetched)
+            .returning(User::as_returning())
+            .get_result(c))?,
+    };
+    Ok(stored)
+}
+
+/// The stored ones among `psids`, by PSID: one query for a whole claim.
+pub fn find_all(
+    conn: &mut DbConn,
+    psids: &[&str],
+) -> Result<std::collections::HashMap<String, User>, StoreError> {
+    let mut found = std::collections::HashMap::with_capacity(psids.len());
+    // Chunks keep the bind parameters under SQLite's limit.
+    for chunk in psids.chunks(10_000) {
+        let users: Vec<User> = users::table
+            .filter(users::psid.eq_any(chunk))
+            .select(User::as_select())
+            .load(conn)?;
+        found.extend(users.into_iter().map(|user| (user.psid.clone(), user)));
+    }
+    Ok(found)
 }
 
 /// The stored user, if any.

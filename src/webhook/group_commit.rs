@@ -38,6 +38,11 @@ impl GroupWork for RequestRows {
             })
             .collect())
     }
+
+    fn one_statement(conn: &DbConn, _group: &[Self]) -> bool {
+        // One INSERT over arrays (see `inbox::insert_rows`).
+        matches!(conn, DbConn::Postgres(_))
+    }
 }
 
 /// The handle requests use to store their rows. Cheap to clone.

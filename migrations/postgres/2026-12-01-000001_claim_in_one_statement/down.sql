@@ -1,0 +1,1 @@
+DROP FUNCTION pagebot_claim(BIGINT, BIGINT, BIGINT);
