@@ -228,3 +228,59 @@ pub fn choose_locale(conn: &mut DbConn, psid: &str, locale: &str) -> Result<(), 
         .execute(conn)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn profile(first_name: &str) -> ProfileUpdate {
+        ProfileUpdate {
+            first_name: Some(first_name.into()),
+            locale: Some("zh_TW".into()),
+            ..ProfileUpdate::default()
+        }
+    }
+
+    #[test]
+    fn a_new_user_is_stored_with_the_outcome_of_their_first_fetch() {
+        // Postgres when PAGEBOT_TEST_DATABASE_URL is set, else SQLite.
+        let database = crate::testing::TestDatabase::from_env();
+        let store = Store::connect(database.url(), 2).unwrap();
+        let mut conn = store.get().unwrap();
+
+        let ann =
+            create_with_profile(&mut conn, "u_ann", Some("p1"), Some(&profile("Ann")), 7).unwrap();
+        assert_eq!(ann.first_name.as_deref(), Some("Ann"));
+        assert_eq!(ann.locale.as_deref(), Some("zh_TW"));
+        assert_eq!(
+            (ann.page_id.as_deref(), ann.profile_fetched_at, ann.thumbups),
+            (Some("p1"), Some(7), 0)
+        );
+        assert_eq!(find(&mut conn, "u_ann").unwrap(), Some(ann.clone()));
+
+        // A failed fetch stores the user with the time to count from, and nothing made up.
+        let bob = create_with_profile(&mut conn, "u_bob", None, None, 3).unwrap();
+        assert!(bob.first_name.is_none() && bob.locale.is_none());
+        assert_eq!(bob.profile_fetched_at, Some(3));
+
+        // Stored meanwhile by another worker: the row keeps what it had and gets the profile.
+        choose_locale(&mut conn, "u_ann", "fr").unwrap();
+        let again =
+            create_with_profile(&mut conn, "u_ann", Some("p2"), Some(&profile("Anne")), 9).unwrap();
+        assert_eq!(again.first_name.as_deref(), Some("Anne"));
+        assert_eq!(again.chosen_locale.as_deref(), Some("fr"));
+        assert_eq!(
+            (again.page_id.as_deref(), again.created_at),
+            (Some("p1"), ann.created_at)
+        );
+        assert_eq!(again.profile_fetched_at, Some(9));
+        let failed_again = create_with_profile(&mut conn, "u_ann", None, None, 11).unwrap();
+        assert_eq!(failed_again.first_name.as_deref(), Some("Anne"));
+        assert_eq!(failed_again.profile_fetched_at, Some(11));
+
+        let both = find_all(&mut conn, &["u_ann", "u_bob", "u_nobody"]).unwrap();
+        assert_eq!(both.len(), 2);
+        assert_eq!(both["u_bob"], bob);
+    }
+}

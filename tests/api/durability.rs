@@ -669,3 +669,85 @@ db_test!(
         assert_eq!((event.status.as_str(), event.locked_until), ("done", None));
     }
 );
+
+/// A pending row for the claim tests: `psid`'s event at `event_time`, due at `available_at`.
+fn queued(key: &str, psid: &str, event_time: i64, available_at: i64) -> NewInboxEvent {
+    NewInboxEvent {
+        dedupe_key: key.into(),
+        page_id: Some(PAGE_ID.into()),
+        psid: Some(psid.into()),
+        event_time,
+        standby: 0,
+        kind: None,
+        raw: "{}".into(),
+        status: "pending".into(),
+        attempts: 0,
+        last_error: None,
+        available_at,
+        locked_until: None,
+        received_at: 0,
+        finished_at: None,
+    }
+}
+
+db_test!(
+    a_claim_leases_each_senders_oldest_due_event_in_event_order,
+    |db| {
+        let store = open_store(db.url()).await;
+        let far = i64::MAX / 2;
+        // Inserted out of event order: the claim goes by event time, not arrival.
+        let rows = vec![
+            queued("b1", "u_b", 150, 0),
+            queued("a2", "u_a", 200, 0),
+            queued("a1", "u_a", 100, 0),
+            // u_c's oldest is waiting for a retry: its later event waits behind it.
+            queued("c1", "u_c", 50, far),
+            queued("c2", "u_c", 300, 0),
+            queued("d1", "u_d", 400, 0),
+        ];
+        store
+            .run(move |c| inbox::insert_batch(c, &rows))
+            .await
+            .unwrap();
+        let keys = |events: &[pagebot::store::InboxEvent]| {
+            events
+                .iter()
+                .map(|e| e.dedupe_key.clone())
+                .collect::<Vec<_>>()
+        };
+
+        let first = store.run(|c| inbox::claim(c, 60_000, 2)).await.unwrap();
+        assert_eq!(keys(&first), ["a1", "b1"], "the limit, in event order");
+        assert!(
+            first
+                .iter()
+                .all(|e| e.attempts == 1 && e.locked_until.is_some())
+        );
+        let second = store.run(|c| inbox::claim(c, 60_000, 10)).await.unwrap();
+        assert_eq!(
+            keys(&second),
+            ["d1"],
+            "leased heads and what waits behind them are left"
+        );
+        let none = store.run(|c| inbox::claim(c, 60_000, 10)).await.unwrap();
+        assert!(none.is_empty(), "{:?}", keys(&none));
+
+        // Once u_a's first event is done, its second is its head.
+        let (id, attempts) = (first[0].id, first[0].attempts);
+        let finished = store
+            .run(move |c| inbox::finish(c, id, attempts, Status::Done, None, None, 1))
+            .await
+            .unwrap();
+        assert!(finished);
+        let next = store.run(|c| inbox::claim(c, 60_000, 10)).await.unwrap();
+        assert_eq!(keys(&next), ["a2"]);
+        // What the claim returned is what it stored.
+        let next_id = next[0].id;
+        let stored = store
+            .run(move |c| inbox::find(c, next_id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, next[0]);
+    }
+);
