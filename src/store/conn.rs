@@ -72,9 +72,16 @@ impl DbManager {
     /// Opens one connection.
     pub fn open(&self) -> Result<DbConn, StoreError> {
         match &self.target {
-            DatabaseTarget::Postgres(url) => PgConnection::establish(url)
-                .map(DbConn::Postgres)
-                .map_err(|e| StoreError::Connect(redact_connection_error(&e.to_string()))),
+            DatabaseTarget::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)
+                    .map_err(|e| StoreError::Connect(redact_connection_error(&e.to_string())))?;
+                // Statements stay prepared (parsed once), but each run is planned for its own
+                // values: a plan made once for good would be made while a table is young (a
+                // new deployment, a queue that just grew) and keep its sequential scans when
+                // the table is large.
+                conn.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+                Ok(DbConn::Postgres(conn))
+            }
             DatabaseTarget::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| StoreError::Connect(format!("sqlite file {path}: {e}")))?;

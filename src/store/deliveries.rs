@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use diesel::prelude::*;
 
 use super::schema::deliveries;
-use super::{DbConn, StoreError};
+use super::{DbConn, Prepared, StoreError};
 
 /// A delivery attempt's outcome as stored.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
@@ -97,7 +97,7 @@ pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), Sto
         }
         return Ok(());
     };
-    bind_record_all(diesel::sql_query(RECORD_ALL_SQL).into_boxed(), records).execute(pg)?;
+    bind_record_all(Prepared::new(RECORD_ALL_SQL), records).execute(pg)?;
     Ok(())
 }
 
@@ -114,14 +114,7 @@ pub(super) const RECORD_ALL_SQL: &str = "INSERT INTO deliveries (event_id, seq, 
      fbtrace_id = excluded.fbtrace_id, created_at = excluded.created_at";
 
 /// Binds the columns of `rows` as [`RECORD_ALL_SQL`]'s eleven arrays.
-pub(super) fn bind_record_all<'a>(
-    query: diesel::query_builder::BoxedSqlQuery<
-        'a,
-        diesel::pg::Pg,
-        diesel::query_builder::SqlQuery,
-    >,
-    rows: &[&'a NewDelivery],
-) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+pub(super) fn bind_record_all<'a>(query: Prepared<'a>, rows: &[&'a NewDelivery]) -> Prepared<'a> {
     use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 
     use super::column;

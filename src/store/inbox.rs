@@ -9,7 +9,7 @@
 use diesel::prelude::*;
 
 use super::schema::inbox_events;
-use super::{DbConn, StoreError, now_ms, write_transaction};
+use super::{DbConn, Prepared, StoreError, now_ms, write_transaction};
 
 /// Where an inbox event stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +191,7 @@ fn insert_rows_postgres(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let keys: Vec<Key> = diesel::sql_query(
+    let keys: Vec<Key> = Prepared::new(
         "INSERT INTO inbox_events (dedupe_key, page_id, psid, event_time, standby, kind, raw, \
          status, attempts, last_error, available_at, locked_until, received_at, finished_at) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], \
@@ -411,8 +411,8 @@ pub fn finish_all(
             .map(|f| finish(conn, f.id, f.attempts, f.status, f.kind, f.error, now))
             .collect();
     };
-    let query = diesel::sql_query(finish_all_sql(1)).into_boxed();
-    let held: Vec<HeldClaim> = bind_finish_all(query, finishes, now).load(pg)?;
+    let sql = finish_all_sql(1);
+    let held: Vec<HeldClaim> = bind_finish_all(Prepared::new(&sql), finishes, now).load(pg)?;
     Ok(still_held(finishes, held))
 }
 
@@ -438,7 +438,7 @@ pub fn record_and_finish_all(
         deliveries::RECORD_ALL_SQL,
         finish_all_sql(12)
     );
-    let query = deliveries::bind_record_all(diesel::sql_query(sql).into_boxed(), records);
+    let query = deliveries::bind_record_all(Prepared::new(&sql), records);
     let held: Vec<HeldClaim> = bind_finish_all(query, finishes, now).load(pg)?;
     Ok(still_held(finishes, held))
 }
@@ -452,12 +452,13 @@ struct HeldClaim {
     attempts: i32,
 }
 
-/// [`finish_all`]'s statement on Postgres, its six parameters numbered from `$first`.
+/// [`finish_all`]'s statement on Postgres, its six parameters numbered from `$first`, in the
+/// order they appear (as [`Prepared`] binds them): the time, then the five arrays.
 fn finish_all_sql(first: usize) -> String {
     let p = |n: usize| format!("${}", first + n);
     format!(
         "UPDATE inbox_events AS e SET status = v.status, kind = v.kind, locked_until = NULL, \
-         finished_at = {now}, last_error = COALESCE(v.error, e.last_error) \
+         finished_at = {}, last_error = COALESCE(v.error, e.last_error) \
          FROM unnest({}::bigint[], {}::int[], {}::text[], {}::text[], {}::text[]) \
          AS v(id, attempts, status, kind, error) \
          WHERE e.id = v.id AND e.attempts = v.attempts AND e.status = 'pending' \
@@ -468,22 +469,15 @@ fn finish_all_sql(first: usize) -> String {
         p(2),
         p(3),
         p(4),
-        now = p(5),
+        p(5),
     )
 }
 
-/// Binds `finishes` as [`finish_all_sql`]'s five arrays, then `now`.
-fn bind_finish_all<'a>(
-    query: diesel::query_builder::BoxedSqlQuery<
-        'a,
-        diesel::pg::Pg,
-        diesel::query_builder::SqlQuery,
-    >,
-    finishes: &[Finish<'a>],
-    now: i64,
-) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+/// Binds `now`, then `finishes` as [`finish_all_sql`]'s five arrays.
+fn bind_finish_all<'a>(query: Prepared<'a>, finishes: &[Finish<'a>], now: i64) -> Prepared<'a> {
     use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
     query
+        .bind::<BigInt, _>(now)
         .bind::<Array<BigInt>, _>(finishes.iter().map(|f| f.id).collect::<Vec<_>>())
         .bind::<Array<Integer>, _>(finishes.iter().map(|f| f.attempts).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(
@@ -494,7 +488,6 @@ fn bind_finish_all<'a>(
         )
         .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.kind).collect::<Vec<_>>())
         .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.error).collect::<Vec<_>>())
-        .bind::<BigInt, _>(now)
 }
 
 /// For each of `finishes`, whether its claim is among those that still `held`.

@@ -29,6 +29,7 @@ pub mod inbox;
 pub mod locations;
 pub mod media;
 pub mod optins;
+mod prepared;
 pub mod reactions;
 pub mod referrals;
 pub mod schema;
@@ -44,6 +45,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub use conn::{DatabaseTarget, DbConn, DbManager};
 pub use deliveries::{Delivery, NewDelivery};
 pub use inbox::{InboxEvent, InboxStats, NewInboxEvent, Status};
+pub(crate) use prepared::Prepared;
 pub use users::User;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

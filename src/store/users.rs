@@ -6,7 +6,7 @@ use super::schema::users;
 use super::{DbConn, StoreError, now_ms};
 
 /// One user, as stored.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     /// The page-scoped user id.
@@ -125,6 +125,9 @@ pub fn create_with_profile(
     }
 
     let now = now_ms();
+    if let DbConn::Postgres(pg) = conn {
+        return create_with_profile_postgres(pg, psid, page_id, profile, fetched_at, now);
+    }
     let row = NewProfiledUser {
         user: NewUser {
             psid,
@@ -154,6 +157,62 @@ pub fn create_with_profile(
             .get_result(c))?,
     };
     Ok(stored)
+}
+
+/// The INSERT of [`create_with_profile`] on Postgres, up to what a conflict updates.
+macro_rules! insert_user_sql {
+    () => {
+        "INSERT INTO users (psid, page_id, thumbups, created_at, updated_at, first_name, \
+         last_name, profile_pic, locale, timezone, gender, profile_fetched_at) \
+         VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (psid) DO UPDATE SET "
+    };
+}
+
+/// [`create_with_profile`] on Postgres, written out so that it stays prepared (diesel sends
+/// its upserts unprepared).
+fn create_with_profile_postgres(
+    pg: &mut diesel::PgConnection,
+    psid: &str,
+    page_id: Option<&str>,
+    profile: Option<&ProfileUpdate>,
+    fetched_at: i64,
+    now: i64,
+) -> Result<User, StoreError> {
+    use diesel::sql_types::{BigInt, Double, Nullable, Text};
+
+    use super::Prepared;
+
+    const WITH_PROFILE: &str = concat!(
+        insert_user_sql!(),
+        "first_name = excluded.first_name, last_name = excluded.last_name, \
+         profile_pic = excluded.profile_pic, locale = excluded.locale, \
+         timezone = excluded.timezone, gender = excluded.gender, \
+         profile_fetched_at = excluded.profile_fetched_at, updated_at = excluded.updated_at \
+         RETURNING *"
+    );
+    const FETCH_FAILED: &str = concat!(
+        insert_user_sql!(),
+        "profile_fetched_at = excluded.profile_fetched_at RETURNING *"
+    );
+    let unknown = ProfileUpdate::default();
+    let (sql, p) = match profile {
+        Some(p) => (WITH_PROFILE, p),
+        None => (FETCH_FAILED, &unknown),
+    };
+    let user = Prepared::new(sql)
+        .bind::<Text, _>(psid)
+        .bind::<Nullable<Text>, _>(page_id)
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(now)
+        .bind::<Nullable<Text>, _>(p.first_name.as_deref())
+        .bind::<Nullable<Text>, _>(p.last_name.as_deref())
+        .bind::<Nullable<Text>, _>(p.profile_pic.as_deref())
+        .bind::<Nullable<Text>, _>(p.locale.as_deref())
+        .bind::<Nullable<Double>, _>(p.timezone)
+        .bind::<Nullable<Text>, _>(p.gender.as_deref())
+        .bind::<Nullable<BigInt>, _>(Some(fetched_at))
+        .get_result(pg)?;
+    Ok(user)
 }
 
 /// The stored ones among `psids`, by PSID: one query for a whole claim.
