@@ -56,7 +56,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PAGEBOT_GRAPH_VERSION", default_value = "v25.0")]
     pub graph_version: String,
     /// Events processed at the same time (different users; one user's events run in order).
-    #[arg(long, env = "PAGEBOT_WORKERS", default_value_t = 64)]
+    #[arg(long, env = "PAGEBOT_WORKERS", default_value_t = 256)]
     pub workers: usize,
     /// Attempts before an event goes to the dead letters.
     #[arg(long, env = "PAGEBOT_MAX_ATTEMPTS", default_value_t = 8)]

@@ -130,12 +130,19 @@ impl Application {
             &settings.locales,
             &settings.default_locale,
         )?;
-        let store = {
+        let (store, inbox_store) = {
             let url = settings.database_url.clone();
             let size = settings.db_pool_size;
-            tokio::task::spawn_blocking(move || Store::connect(&url, size))
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))??
+            tokio::task::spawn_blocking(move || {
+                let store = Store::connect(&url, size)?;
+                // The acknowledgment waits for the inbox commit: it gets connections of its
+                // own, so that it never queues behind the pipeline's workers for one.
+                let in_flight = u32::try_from(store.commits_in_flight()).unwrap_or(1);
+                let inbox_store = store.with_own_connections(in_flight)?;
+                Ok::<_, StoreError>((store, inbox_store))
+            })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??
         };
         let graph = GraphClient::new(GraphSettings {
             base_url: settings.graph_url.clone(),
@@ -183,7 +190,7 @@ impl Application {
             },
             verify_token: settings.verify_token.clone(),
             accept_sha1: settings.accept_sha1,
-            inbox: InboxWriter::start(store.clone(), store.commits_in_flight()),
+            inbox: InboxWriter::start(inbox_store.clone(), inbox_store.commits_in_flight()),
             store,
             pipeline: pipeline.clone(),
             metrics,

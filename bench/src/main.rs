@@ -107,7 +107,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 120)]
     drain_timeout: u64,
     /// PAGEBOT_WORKERS for the server.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 256)]
     workers: usize,
     /// Skip the ceiling measurement.
     #[arg(long)]

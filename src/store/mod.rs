@@ -39,6 +39,8 @@ pub mod watermarks;
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use diesel::r2d2::Pool;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -88,8 +90,11 @@ impl From<diesel::result::ConnectionError> for StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<DbManager>,
+    target: DatabaseTarget,
     backend: &'static str,
-    _keep: Arc<()>,
+    /// One per pooled connection: an async caller waits here, not on a blocking thread that
+    /// would wait for the pool (hundreds of workers made hundreds of such threads).
+    turns: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,7 +114,7 @@ impl Store {
         let target = DatabaseTarget::parse(database_url)?;
         let backend = target.backend_name();
         let target_is_sqlite = matches!(target, DatabaseTarget::Sqlite(_));
-        let manager = DbManager::new(target);
+        let manager = DbManager::new(target.clone());
         let mut first = manager.open()?;
         run_migrations(&mut first)?;
         drop(first);
@@ -120,21 +125,29 @@ impl Store {
             true => 1,
             false => pool_size.max(1),
         };
-        let pool = Pool::builder()
-            .max_size(pool_size)
-            .min_idle(Some(1))
-            // No `SELECT 1` before every use: it doubled the round trips of short queries. A
-            // connection that broke is noticed by the query that fails on it (and then
-            // dropped by `has_broken`), and the event that ran it is retried.
-            .test_on_check_out(false)
-            .connection_timeout(conn::POOL_TIMEOUT)
-            .error_handler(Box::new(diesel::r2d2::LoggingErrorHandler))
-            .build(manager)
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let pool = build_pool(manager, pool_size)?;
         Ok(Self {
             pool,
+            target,
             backend,
-            _keep: Arc::new(()),
+            turns: turns(pool_size),
+        })
+    }
+
+    /// A store over the same database with connections of its own (at most `size`), for work
+    /// that must not queue behind the others' for a connection: the webhook's inbox commits,
+    /// which the acknowledgment waits for. On SQLite, which has one writer anyway, the same
+    /// store. Blocking, like [`Store::connect`] (migrations are not run again).
+    pub fn with_own_connections(&self, size: u32) -> Result<Self, StoreError> {
+        if matches!(self.target, DatabaseTarget::Sqlite(_)) {
+            return Ok(self.clone());
+        }
+        let size = size.max(1);
+        Ok(Self {
+            pool: build_pool(DbManager::new(self.target.clone()), size)?,
+            target: self.target.clone(),
+            backend: self.backend,
+            turns: turns(size),
         })
     }
 
@@ -164,14 +177,42 @@ impl Store {
         F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        let turn = self
+            .turns
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = store.get()?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            drop(turn);
+            result
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
+}
+
+/// One turn per connection of a pool of `size`.
+fn turns(size: u32) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(usize::try_from(size).unwrap_or(1)))
+}
+
+/// A pool of at most `size` connections made by `manager`.
+fn build_pool(manager: DbManager, size: u32) -> Result<Pool<DbManager>, StoreError> {
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        // No `SELECT 1` before every use: it doubled the round trips of short queries. A
+        // connection that broke is noticed by the query that fails on it (and then
+        // dropped by `has_broken`), and the event that ran it is retried.
+        .test_on_check_out(false)
+        .connection_timeout(conn::POOL_TIMEOUT)
+        .error_handler(Box::new(diesel::r2d2::LoggingErrorHandler))
+        .build(manager)
+        .map_err(|e| StoreError::Pool(e.to_string()))
 }
 
 fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
