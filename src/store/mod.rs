@@ -136,11 +136,16 @@ impl Store {
 
     /// A store over the same database with connections of its own (at most `size`), for work
     /// that must not queue behind the others' for a connection: the webhook's inbox commits,
-    /// which the acknowledgment waits for. On SQLite, which has one writer anyway, the same
-    /// store. Blocking, like [`Store::connect`] (migrations are not run again).
+    /// which the acknowledgment waits for. On SQLite, which has one writer, the same single
+    /// connection, with a queue of its own: its callers wait for the one call in progress,
+    /// not behind every worker's. Blocking, like [`Store::connect`] (migrations are not run
+    /// again).
     pub fn with_own_connections(&self, size: u32) -> Result<Self, StoreError> {
         if matches!(self.target, DatabaseTarget::Sqlite(_)) {
-            return Ok(self.clone());
+            return Ok(Self {
+                turns: turns(1),
+                ..self.clone()
+            });
         }
         let size = size.max(1);
         Ok(Self {

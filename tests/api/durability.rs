@@ -579,22 +579,7 @@ db_test!(
     a_claim_taken_over_after_its_lease_can_neither_renew_nor_finish,
     |db| {
         let store = open_store(db.url()).await;
-        let row = NewInboxEvent {
-            dedupe_key: "mid:m_fence".into(),
-            page_id: Some(PAGE_ID.into()),
-            psid: Some("u_fence".into()),
-            event_time: 1,
-            standby: 0,
-            kind: None,
-            raw: "{}".into(),
-            status: "pending".into(),
-            attempts: 0,
-            last_error: None,
-            available_at: 0,
-            locked_until: None,
-            received_at: 0,
-            finished_at: None,
-        };
+        let row = queued("mid:m_fence", "u_fence", 1, 0);
         store
             .run(move |c| inbox::insert_batch(c, &[row]))
             .await
