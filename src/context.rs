@@ -79,10 +79,15 @@ impl Context {
     }
 
     /// The sender's stored row as read with the claim, once: `Some(None)` if they were not
-    /// stored then, `None` if it was not read (or was taken already). Only the handler that
-    /// stores users should take it: a later change to the row is not in it.
+    /// stored then, `None` if it was not read, was taken already, or a handler ran before
+    /// (the pipeline forgets it then). Only the handler that stores users should take it.
     pub(crate) fn take_prefetched_user(&mut self) -> Option<Option<User>> {
         self.prefetched_user.take()
+    }
+
+    /// Drops the row read with the claim, once a handler ran that may have changed it.
+    pub(crate) fn forget_prefetched_user(&mut self) {
+        self.prefetched_user = None;
     }
 
     /// The database.

@@ -275,6 +275,9 @@ impl Pipeline {
                 }
                 let started = Instant::now();
                 let handled = link.handler.handle(cx).await;
+                // The row read with the claim is only good for the first handler that runs:
+                // this one may have changed the user (set_locale, thumb_up).
+                cx.forget_prefetched_user();
                 self.metrics
                     .handler_time(&link.handler_name, started.elapsed());
                 if let Err(e) = handled {

@@ -13,10 +13,7 @@ struct LocaleBot {
 }
 
 fn locale_bot() -> LocaleBot {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("routing.yaml");
-    std::fs::write(
-        &policy,
+    locale_bot_with(
         r#"
 default:
   - handler: user_profile
@@ -39,7 +36,13 @@ routes:
         - text: { message: hello, args: { name: "{user.first_name}" } }
 "#,
     )
-    .unwrap();
+}
+
+/// The locales of [`locale_bot`] under another policy.
+fn locale_bot_with(routing: &str) -> LocaleBot {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("routing.yaml");
+    std::fs::write(&policy, routing).unwrap();
     for (tag, ftl) in [
         (
             "en-US",
@@ -138,3 +141,43 @@ db_test!(fluent_plurals_select_on_numbers_from_captures, |db| {
     app.graph.wait_for_sent(2, PATIENCE).await;
     assert_eq!(app.graph.texts_to("u_bo"), vec!["One apple", "5 apples"]);
 });
+
+db_test!(
+    a_handler_after_set_locale_in_the_same_chain_sees_the_new_language,
+    |db| {
+        // user_profile runs after set_locale here: the user's row it loads must be the one
+        // set_locale just wrote, not the one read when the event was claimed.
+        let bot = locale_bot_with(
+            r#"
+routes:
+  SIMPLE_TEXT:
+    - handler: simple_text
+      args: { regex: "^lang (\\S+)$" }
+    - handler: set_locale
+      args: { locale: "{match.1}" }
+    - handler: user_profile
+      senders:
+        - text: { message: language-set }
+"#,
+        );
+        let app = TestApp::spawn_bot(db, bot.bot.clone()).await.unwrap();
+        app.graph.set_profile("u_li", json!({"first_name": "Li"}));
+        app.post_webhook(&text_message("u_li", "m_1", "hey", 1_700_000_000_000))
+            .await;
+        app.wait_until_processed(PATIENCE).await;
+        app.graph.wait_for_sent(1, PATIENCE).await;
+        app.post_webhook(&text_message(
+            "u_li",
+            "m_2",
+            "lang zh_TW",
+            1_700_000_001_000,
+        ))
+        .await;
+        app.wait_until_processed(PATIENCE).await;
+        app.graph.wait_for_sent(2, PATIENCE).await;
+        assert_eq!(
+            app.graph.texts_to("u_li"),
+            vec!["Language set.", "語言已設定。"]
+        );
+    }
+);
