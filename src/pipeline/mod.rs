@@ -184,7 +184,8 @@ impl Pipeline {
         }
     }
 
-    /// Claims up to `limit` due events, with what earlier attempts already delivered for them.
+    /// Claims up to `limit` due events, with what earlier attempts already delivered for them
+    /// and their senders' stored rows.
     async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, StoreError> {
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

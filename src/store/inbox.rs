@@ -219,7 +219,8 @@ fn insert_rows_postgres(
 
 /// Claims up to `limit` events that are due: for each PSID only its oldest pending event, and
 /// only if no live lease holds it. Each claimed event gets a lease until `lease_ms` from now
-/// and one more attempt; its `attempts` then identify the claim (see [`renew`]).
+/// and one more attempt; its `attempts` then identify the claim (see [`renew`]). Returned in
+/// claim order: by event time, then id.
 pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEvent>, StoreError> {
     use inbox_events::dsl as e;
     if let DbConn::Postgres(pg) = conn {
