@@ -79,7 +79,14 @@ impl DbManager {
                 // values: a plan made once for good would be made while a table is young (a
                 // new deployment, a queue that just grew) and keep its sequential scans when
                 // the table is large.
-                conn.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+                conn.batch_execute("SET plan_cache_mode = force_custom_plan")
+                    .map_err(|e| match e.to_string() {
+                        // Postgres 11 and older do not know the setting.
+                        m if m.contains("unrecognized configuration parameter") => {
+                            StoreError::Connect(format!("Postgres 12 or later is needed ({m})"))
+                        }
+                        _ => StoreError::Query(e),
+                    })?;
                 Ok(DbConn::Postgres(conn))
             }
             DatabaseTarget::Sqlite(path) => {
