@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::store::InboxStats;
+use crate::store::InboxGauges;
 
 /// Labels by event kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -227,11 +227,11 @@ impl Metrics {
             .inc();
     }
 
-    /// Renders the Prometheus text format, with the inbox gauges set from `stats`.
-    pub fn render(&self, stats: &InboxStats, oldest_pending_age: Option<Duration>) -> String {
-        self.inbox_pending.set(stats.pending);
-        self.inbox_dead.set(stats.dead);
-        self.inbox_failed.set(stats.failed);
+    /// Renders the Prometheus text format, with the inbox gauges set from `inbox`.
+    pub fn render(&self, inbox: &InboxGauges, oldest_pending_age: Option<Duration>) -> String {
+        self.inbox_pending.set(inbox.pending);
+        self.inbox_dead.set(inbox.dead);
+        self.inbox_failed.set(inbox.failed);
         self.inbox_oldest_pending_seconds
             .set(oldest_pending_age.map_or(0.0, |d| d.as_secs_f64()));
         let mut out = String::new();
@@ -253,7 +253,7 @@ mod tests {
         metrics.processed("SIMPLE_TEXT");
         metrics.graph_error("613".into());
         let text = metrics.render(
-            &InboxStats {
+            &InboxGauges {
                 pending: 2,
                 ..Default::default()
             },

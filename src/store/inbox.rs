@@ -559,7 +559,7 @@ pub fn replay(conn: &mut DbConn, id: Option<i64>, now: i64) -> Result<usize, Sto
 pub fn dead_letters(conn: &mut DbConn, limit: i64) -> Result<Vec<InboxEvent>, StoreError> {
     use inbox_events::dsl as e;
     Ok(e::inbox_events
-        .filter(e::status.eq_any([Status::Dead.as_str(), Status::Failed.as_str()]))
+        .filter(dead_letter_literal())
         .order(e::id.desc())
         .limit(limit)
         .select(InboxEvent::as_select())
@@ -587,6 +587,52 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<InboxEvent>, StoreError> {
 /// indexes over pending rows alone (a bound value could be anything when it plans).
 fn pending_literal() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
     diesel::dsl::sql::<diesel::sql_types::Bool>("status = 'pending'")
+}
+
+/// `status IN ('failed', 'dead')` written out, for the index of dead letters on Postgres.
+fn dead_letter_literal() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("status IN ('failed', 'dead')")
+}
+
+/// What `/metrics` shows of the inbox: each count read from an index of its rows alone, so
+/// that a scrape costs the same with ten rows done or ten million.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxGauges {
+    /// Waiting or under processing.
+    pub pending: i64,
+    /// Permanently failed.
+    pub failed: i64,
+    /// Out of attempts.
+    pub dead: i64,
+    /// When the oldest pending event arrived (epoch ms), if any is pending.
+    pub oldest_pending: Option<i64>,
+}
+
+/// Reads the [`InboxGauges`].
+pub fn gauges(conn: &mut DbConn) -> Result<InboxGauges, StoreError> {
+    use diesel::dsl::count_star;
+    use inbox_events::dsl as e;
+    let pending: i64 = e::inbox_events
+        .filter(pending_literal())
+        .select(count_star())
+        .first(conn)?;
+    let dead_letters: Vec<(String, i64)> = e::inbox_events
+        .filter(dead_letter_literal())
+        .group_by(e::status)
+        .select((e::status, count_star()))
+        .load(conn)?;
+    let count = |status: Status| {
+        dead_letters
+            .iter()
+            .find(|(s, _)| s == status.as_str())
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(InboxGauges {
+        pending,
+        failed: count(Status::Failed),
+        dead: count(Status::Dead),
+        oldest_pending: oldest_pending(conn)?,
+    })
 }
 
 /// The earliest time (epoch ms) a pending event becomes claimable, if any is pending.
@@ -644,4 +690,50 @@ pub fn stats(conn: &mut DbConn) -> Result<InboxStats, StoreError> {
         }
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn the_gauges_count_pending_failed_and_dead_and_date_the_oldest_pending() {
+        // Postgres (its partial indexes) when PAGEBOT_TEST_DATABASE_URL is set, else SQLite.
+        let database = crate::testing::TestDatabase::from_env();
+        let store = Store::connect(database.url(), 2).unwrap();
+        let mut conn = store.get().unwrap();
+        assert_eq!(gauges(&mut conn).unwrap(), InboxGauges::default());
+        let row = |key: &str, status: Status, received_at: i64| NewInboxEvent {
+            status: status.as_str().to_owned(),
+            received_at,
+            ..test_row(key, key)
+        };
+        let rows = [
+            row("p1", Status::Pending, 30),
+            row("p2", Status::Pending, 20),
+            row("d1", Status::Done, 10),
+            row("d2", Status::Done, 5),
+            row("f1", Status::Failed, 5),
+            row("x1", Status::Dead, 5),
+            row("x2", Status::Dead, 5),
+            row("m1", Status::Malformed, 1),
+        ];
+        insert_batch(&mut conn, &rows).unwrap();
+        assert_eq!(
+            gauges(&mut conn).unwrap(),
+            InboxGauges {
+                pending: 2,
+                failed: 1,
+                dead: 2,
+                oldest_pending: Some(20),
+            }
+        );
+        let listed: Vec<String> = dead_letters(&mut conn, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.dedupe_key)
+            .collect();
+        assert_eq!(listed, ["x2", "x1", "f1"]);
+    }
 }

@@ -46,7 +46,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use conn::{DatabaseTarget, DbConn, DbManager};
 pub use deliveries::{Delivery, NewDelivery};
-pub use inbox::{InboxEvent, InboxStats, NewInboxEvent, Status};
+pub use inbox::{InboxEvent, InboxGauges, InboxStats, NewInboxEvent, Status};
 pub(crate) use prepared::Prepared;
 pub use users::User;
 

@@ -244,18 +244,15 @@ async fn readyz(state: web::Data<WebhookState>) -> HttpResponse {
 
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(state: web::Data<WebhookState>) -> HttpResponse {
-    let inbox = state
-        .store
-        .run(|conn| Ok((inbox::stats(conn)?, inbox::oldest_pending(conn)?)))
-        .await;
+    let inbox = state.store.run(inbox::gauges).await;
     match inbox {
-        Ok((stats, oldest)) => {
-            let age = oldest.map(|at| {
+        Ok(gauges) => {
+            let age = gauges.oldest_pending.map(|at| {
                 std::time::Duration::from_millis(u64::try_from(now_ms() - at).unwrap_or(0))
             });
             HttpResponse::Ok()
                 .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-                .body(state.metrics.render(&stats, age))
+                .body(state.metrics.render(&gauges, age))
         }
         Err(e) => {
             log::warn!("metrics: inbox not readable: {e}");
