@@ -132,23 +132,21 @@ impl Handler for UserProfile {
             }
             // A new user: fetch first, then store the user and the profile in one statement.
             let update = self.fetch(cx, &psid).await.map(profile_update);
+            let fetched_at = if update.is_some() {
+                now
+            } else {
+                failed_fetch_at
+            };
             let user = cx
                 .store()
-                .run(move |conn| match &update {
-                    Some(update) => users::create_with_profile(
+                .run(move |conn| {
+                    users::create_with_profile(
                         conn,
                         &psid,
                         page_id.as_deref(),
-                        Some(update),
-                        now,
-                    ),
-                    None => users::create_with_profile(
-                        conn,
-                        &psid,
-                        page_id.as_deref(),
-                        None,
-                        failed_fetch_at,
-                    ),
+                        update.as_ref(),
+                        fetched_at,
+                    )
                 })
                 .await?;
             cx.set_user(user);

@@ -10,7 +10,6 @@ mod process;
 mod retry;
 mod throttle;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -189,6 +188,8 @@ impl Pipeline {
     async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, StoreError> {
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Only a policy with `user_profile` uses the users' rows: others skip the read.
+        let read_users = self.bot.load().policy.stores_users();
         self.services
             .store
             .run(move |conn| {
@@ -203,17 +204,21 @@ impl Pipeline {
                     .collect();
                 let mut sent = deliveries::sent_seqs_of(conn, &ids)?;
                 // The senders' stored rows in one query, for `user_profile`.
-                let psids: Vec<&str> = events.iter().filter_map(|e| e.psid.as_deref()).collect();
-                let stored = if psids.is_empty() {
-                    HashMap::new()
-                } else {
-                    users::find_all(conn, &psids)?
+                let psids: Vec<&str> = match read_users {
+                    true => events.iter().filter_map(|e| e.psid.as_deref()).collect(),
+                    false => Vec::new(),
+                };
+                let stored = match psids.is_empty() {
+                    true => None,
+                    false => Some(users::find_all(conn, &psids)?),
                 };
                 Ok(events
                     .into_iter()
                     .map(|event| Claimed {
                         sent: sent.remove(&event.id).unwrap_or_default(),
-                        user: event.psid.as_deref().map(|psid| stored.get(psid).cloned()),
+                        user: stored.as_ref().and_then(|stored| {
+                            event.psid.as_deref().map(|psid| stored.get(psid).cloned())
+                        }),
                         event,
                     })
                     .collect())

@@ -21,6 +21,8 @@ pub struct Policy {
     classify: ClassifyConfig,
     /// Every Fluent message id the policy uses, with the first line that uses it.
     messages: BTreeMap<String, u32>,
+    /// Whether any link runs `user_profile`: only then does the claim read the users.
+    stores_users: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -201,12 +203,17 @@ impl Policy {
             get_started_payload: document.get_started_payload().map(str::to_owned),
             persistent_menu_payloads: document.persistent_menu_payloads(),
         };
+        let stores_users = std::iter::once(&default)
+            .chain(routes.values())
+            .flat_map(|chain| &chain.links)
+            .any(|link| link.handler_name == "user_profile");
         Ok(Self {
             document,
             default,
             routes,
             classify,
             messages: messages.into_inner(),
+            stores_users,
         })
     }
 
@@ -218,6 +225,12 @@ impl Policy {
     /// The chains an event of `kind` runs: the default chain, then its route (if any).
     pub fn chains(&self, kind: ReceivingType) -> impl Iterator<Item = &Chain> {
         std::iter::once(&self.default).chain(self.routes.get(&kind))
+    }
+
+    /// Whether a chain runs the `user_profile` handler, which takes the sender's stored row
+    /// read with the claim.
+    pub fn stores_users(&self) -> bool {
+        self.stores_users
     }
 
     /// What classification needs from the thread settings (Get Started and menu payloads).
@@ -233,5 +246,33 @@ impl Policy {
     /// The file the policy was read from.
     pub fn file(&self) -> &Path {
         &self.document.file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(yaml: &str) -> Policy {
+        let locales = Locales::from_sources(
+            "en-US".parse().unwrap(),
+            vec![("en-US".into(), vec![("a.ftl".into(), "hi = Hi\n".into())])],
+        )
+        .unwrap();
+        let document = PolicyDocument::parse(Path::new("routing.yaml"), yaml).unwrap();
+        Policy::compile(document, &Registry::builtin(), &locales).unwrap()
+    }
+
+    #[test]
+    fn a_policy_stores_users_when_a_chain_runs_user_profile() {
+        assert!(compiled("default:\n  - handler: user_profile\n").stores_users());
+        assert!(
+            compiled("routes:\n  STICKER:\n    - handler: thumb_up\n    - handler: user_profile\n")
+                .stores_users()
+        );
+        assert!(
+            !compiled("routes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n      senders:\n        - text: { message: hi }\n")
+                .stores_users()
+        );
     }
 }

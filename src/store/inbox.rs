@@ -301,7 +301,7 @@ fn claim_postgres(
     limit: i64,
 ) -> Result<Vec<InboxEvent>, StoreError> {
     use diesel::sql_types::BigInt;
-    let mut claimed: Vec<InboxEvent> = diesel::sql_query("SELECT * FROM pagebot_claim($1, $2, $3)")
+    let mut claimed: Vec<InboxEvent> = Prepared::new("SELECT * FROM pagebot_claim($1, $2, $3)")
         .bind::<BigInt, _>(now_ms())
         .bind::<BigInt, _>(lease_ms)
         .bind::<BigInt, _>(limit)
