@@ -1,4 +1,4 @@
-//! Operator commands on the inbox: `pagebot inbox stats | dead | replay`.
+//! Operator commands on the inbox: `pagebot inbox stats | dead | replay | purge`.
 //!
 //! Each returns the text to print; `main.rs` prints it. Nothing here prints PSIDs or bodies:
 //! dead letters show the event id, kind, attempts and error, enough to decide on a replay.
@@ -56,4 +56,28 @@ pub fn dead(database_url: &str, limit: i64) -> Result<String, StoreError> {
 pub fn replay(database_url: &str, id: Option<i64>) -> Result<usize, StoreError> {
     let store = Store::connect(database_url, 1)?;
     inbox::replay(&mut *store.get()?, id, now_ms())
+}
+
+/// Done events deleted per statement by [`purge`]: short transactions, so a running server's
+/// inbox writes never wait long behind the purge.
+const PURGE_BATCH: i64 = 5_000;
+
+/// `pagebot inbox purge`: deletes the done events that finished more than `older_than_days`
+/// days ago, with their deliveries, in short batches. Returns how many were deleted.
+///
+/// A deleted event's dedupe key is forgotten too, so the age must outlast Facebook's
+/// redeliveries (about an hour at most): the command line asks for at least one day.
+pub fn purge(database_url: &str, older_than_days: u32) -> Result<usize, StoreError> {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let store = Store::connect(database_url, 1)?;
+    let mut conn = store.get()?;
+    let before = now_ms() - i64::from(older_than_days) * DAY_MS;
+    let mut deleted = 0;
+    loop {
+        let batch = inbox::purge_done(&mut conn, before, PURGE_BATCH)?;
+        deleted += batch;
+        if batch < PURGE_BATCH as usize {
+            return Ok(deleted);
+        }
+    }
 }

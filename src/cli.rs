@@ -72,6 +72,16 @@ enum InboxCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Delete done events (and their deliveries) that finished long ago; the inbox keeps
+    /// every event until then. Dead, failed, malformed and pending events stay.
+    Purge {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Keep done events younger than this many days (at least 1: a purged event's
+        /// redelivery by Facebook would no longer be recognised as a duplicate).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+        older_than_days: u32,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -148,6 +158,11 @@ fn inbox(command: InboxCommand) -> ExitCode {
         InboxCommand::Replay { db, id, .. } => {
             crate::admin::replay(&db.database_url, id).map(|n| format!("{n} event(s) requeued\n"))
         }
+        InboxCommand::Purge {
+            db,
+            older_than_days,
+        } => crate::admin::purge(&db.database_url, older_than_days)
+            .map(|n| format!("{n} done event(s) older than {older_than_days} day(s) deleted\n")),
     };
     match result {
         Ok(text) => {

@@ -555,6 +555,29 @@ pub fn replay(conn: &mut DbConn, id: Option<i64>, now: i64) -> Result<usize, Sto
     Ok(updated)
 }
 
+/// Deletes up to `limit` of the oldest done events that finished before `before` (epoch ms),
+/// with their deliveries (the foreign key cascades). Returns how many were deleted.
+///
+/// Only done events: pending ones are still to run, and dead, failed and malformed ones wait
+/// for an operator. What handlers stored for an event is not in the inbox and stays.
+pub fn purge_done(conn: &mut DbConn, before: i64, limit: i64) -> Result<usize, StoreError> {
+    use inbox_events::dsl as e;
+    // The oldest first, by the primary key: each batch stops at `limit` rows instead of
+    // reading every done event.
+    let oldest: Vec<i64> = e::inbox_events
+        .select(e::id)
+        .filter(e::status.eq(Status::Done.as_str()))
+        .filter(e::finished_at.lt(before))
+        .order(e::id)
+        .limit(limit)
+        .load(conn)?;
+    if oldest.is_empty() {
+        return Ok(0);
+    }
+    // Still done: a row chosen above cannot have been replayed (only dead and failed are).
+    Ok(diesel::delete(e::inbox_events.filter(e::id.eq_any(oldest))).execute(conn)?)
+}
+
 /// Dead and failed events, newest first, at most `limit`.
 pub fn dead_letters(conn: &mut DbConn, limit: i64) -> Result<Vec<InboxEvent>, StoreError> {
     use inbox_events::dsl as e;
@@ -735,5 +758,63 @@ mod tests {
             .map(|e| e.dedupe_key)
             .collect();
         assert_eq!(listed, ["x2", "x1", "f1"]);
+    }
+
+    #[test]
+    fn purging_deletes_only_done_events_finished_before_the_cutoff_with_their_deliveries() {
+        let database = crate::testing::TestDatabase::from_env();
+        let store = Store::connect(database.url(), 2).unwrap();
+        let mut conn = store.get().unwrap();
+        let row = |key: &str, status: Status, finished_at: Option<i64>| NewInboxEvent {
+            status: status.as_str().to_owned(),
+            finished_at,
+            ..test_row(key, key)
+        };
+        let rows = [
+            row("old1", Status::Done, Some(100)),
+            row("old2", Status::Done, Some(200)),
+            row("old3", Status::Done, Some(300)),
+            row("recent", Status::Done, Some(5_000)),
+            row("dead", Status::Dead, Some(100)),
+            row("failed", Status::Failed, Some(100)),
+            row("malformed", Status::Malformed, Some(100)),
+            row("pending", Status::Pending, None),
+        ];
+        insert_batch(&mut conn, &rows).unwrap();
+        let stored = all(&mut conn).unwrap();
+        let id = |key: &str| stored.iter().find(|e| e.dedupe_key == key).unwrap().id;
+        for key in ["old1", "recent"] {
+            let delivery = crate::store::NewDelivery {
+                event_id: id(key),
+                seq: 0,
+                psid: Some(key.to_owned()),
+                request: "{}".into(),
+                status: "sent".into(),
+                message_id: None,
+                error_code: None,
+                error_subcode: None,
+                error_message: None,
+                fbtrace_id: None,
+                created_at: 1,
+            };
+            crate::store::deliveries::record(&mut conn, &delivery).unwrap();
+        }
+
+        // Batches of two: the oldest first, then the rest, then nothing.
+        assert_eq!(purge_done(&mut conn, 1_000, 2).unwrap(), 2);
+        assert_eq!(purge_done(&mut conn, 1_000, 2).unwrap(), 1);
+        assert_eq!(purge_done(&mut conn, 1_000, 2).unwrap(), 0);
+
+        let left: Vec<String> = all(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.dedupe_key)
+            .collect();
+        assert_eq!(left, ["recent", "dead", "failed", "malformed", "pending"]);
+        let deliveries = crate::store::deliveries::all(&mut conn).unwrap();
+        assert_eq!(
+            deliveries.iter().map(|d| d.event_id).collect::<Vec<_>>(),
+            [id("recent")]
+        );
     }
 }

@@ -346,5 +346,20 @@ db_test!(
             cli(&["inbox", "replay", &event.id.to_string()]),
             "0 event(s) requeued\n"
         );
+
+        // The event just done is younger than the purge's age: it stays.
+        assert_eq!(
+            cli(&["inbox", "purge"]),
+            "0 done event(s) older than 7 day(s) deleted\n"
+        );
+        assert_eq!(app.inbox().await.len(), 1);
+        // An age under a day would forget events Facebook may still redeliver.
+        let refused = std::process::Command::new(env!("CARGO_BIN_EXE_pagebot"))
+            .args(["inbox", "purge", "--older-than-days", "0"])
+            .env("DATABASE_URL", app.database_url())
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(64), "{refused:?}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("--older-than-days"));
     }
 );
