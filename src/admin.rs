@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use crate::retention;
 use crate::store::{Store, StoreError, inbox, now_ms};
 
 /// `pagebot inbox stats`: events per status and the age of the oldest pending one.
@@ -58,26 +59,21 @@ pub fn replay(database_url: &str, id: Option<i64>) -> Result<usize, StoreError> 
     inbox::replay(&mut *store.get()?, id, now_ms())
 }
 
-/// Done events deleted per statement by [`purge`]: short transactions, so a running server's
-/// inbox writes never wait long behind the purge.
-const PURGE_BATCH: i64 = 5_000;
-
 /// `pagebot inbox purge`: deletes the done events that finished more than `older_than_days`
 /// days ago, with their deliveries, in short batches. Returns how many were deleted.
 ///
 /// A deleted event's dedupe key is forgotten too, so the age must outlast Facebook's
-/// redeliveries (about an hour at most): the command line asks for at least one day.
+/// redeliveries: the command line asks for at least [`retention::MIN_RETENTION_DAYS`].
 pub fn purge(database_url: &str, older_than_days: u32) -> Result<usize, StoreError> {
-    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
     let store = Store::connect(database_url, 1)?;
-    let mut conn = store.get()?;
-    let before = now_ms() - i64::from(older_than_days) * DAY_MS;
-    let mut deleted = 0;
-    loop {
-        let batch = inbox::purge_done(&mut conn, before, PURGE_BATCH)?;
-        deleted += batch;
-        if batch < PURGE_BATCH as usize {
-            return Ok(deleted);
-        }
-    }
+    let before = retention::cutoff(now_ms(), older_than_days);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+    runtime.block_on(retention::purge_before(
+        &store,
+        before,
+        retention::PURGE_BATCH,
+    ))
 }

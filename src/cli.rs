@@ -79,7 +79,11 @@ enum InboxCommand {
         db: DatabaseArgs,
         /// Keep done events younger than this many days (at least 1: a purged event's
         /// redelivery by Facebook would no longer be recognised as a duplicate).
-        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(
+            long,
+            default_value_t = 7,
+            value_parser = clap::value_parser!(u32).range(i64::from(crate::retention::MIN_RETENTION_DAYS)..)
+        )]
         older_than_days: u32,
     },
 }

@@ -73,6 +73,14 @@ pub struct ServeArgs {
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "PAGEBOT_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Delete done events (and their deliveries) this many days after they finished, hourly
+    /// (at least 1). Unset: the inbox keeps every event (see `pagebot inbox purge`).
+    #[arg(
+        long,
+        env = "PAGEBOT_INBOX_RETENTION_DAYS",
+        value_parser = clap::value_parser!(u32).range(i64::from(crate::retention::MIN_RETENTION_DAYS)..)
+    )]
+    pub inbox_retention_days: Option<u32>,
 }
 
 /// Where the bot's policy and texts live (shared by `serve` and `check`).
@@ -138,6 +146,8 @@ pub struct Settings {
     pub profile_ttl: Duration,
     /// How often the worker looks for due events when nothing wakes it.
     pub poll_interval: Duration,
+    /// Days a done event stays in the inbox; `None` keeps every event.
+    pub inbox_retention_days: Option<u32>,
 }
 
 /// Settings that cannot be used.
@@ -219,6 +229,7 @@ impl Settings {
             http_workers: std::thread::available_parallelism().map_or(2, usize::from),
             profile_ttl: Duration::from_secs(7 * 24 * 3600),
             poll_interval: Duration::from_millis(500),
+            inbox_retention_days: args.inbox_retention_days,
         })
     }
 }
@@ -276,5 +287,17 @@ mod tests {
         .unwrap();
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret"), "{debug}");
+    }
+
+    #[test]
+    fn inbox_retention_is_off_unless_set_and_at_least_a_day() {
+        let settings = Settings::from_serve_args(parse(&["--dev"])).unwrap();
+        assert_eq!(settings.inbox_retention_days, None);
+        let settings =
+            Settings::from_serve_args(parse(&["--dev", "--inbox-retention-days", "30"])).unwrap();
+        assert_eq!(settings.inbox_retention_days, Some(30));
+        let refused = Cli::try_parse_from(["pagebot", "--dev", "--inbox-retention-days", "0"]);
+        let message = refused.err().expect("0 days is refused").to_string();
+        assert!(message.contains("--inbox-retention-days"), "{message}");
     }
 }

@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod registry;
+pub mod retention;
 pub mod senders;
 pub mod simulate;
 pub mod startup;

@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{Bot, Pipeline, PipelineSettings};
 use crate::policy::{Policy, PolicyErrors};
 use crate::registry::{DuplicateNames, Registry};
+use crate::retention;
 use crate::store::{Store, StoreError};
 use crate::webhook::group_commit::InboxWriter;
 use crate::webhook::{self, WebhookState};
@@ -118,6 +119,8 @@ pub struct Application {
     server: Server,
     pipeline: Pipeline,
     shutdown: Arc<watch::Sender<bool>>,
+    /// The pipeline's store and the retention in days, when done events are purged.
+    retention: Option<(Store, u32)>,
 }
 
 impl Application {
@@ -191,10 +194,11 @@ impl Application {
             verify_token: settings.verify_token.clone(),
             accept_sha1: settings.accept_sha1,
             inbox: InboxWriter::start(inbox_store.clone(), inbox_store.commits_in_flight()),
-            store,
+            store: store.clone(),
             pipeline: pipeline.clone(),
             metrics,
         });
+        let retention = settings.inbox_retention_days.map(|days| (store, days));
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind,
             source,
@@ -232,6 +236,7 @@ impl Application {
             server,
             pipeline,
             shutdown,
+            retention,
         })
     }
 
@@ -263,9 +268,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.pipeline.clone().run(self.shutdown.subscribe()));
         let reloader = tokio::spawn(reload_on_sighup(self.reload.clone()));
+        let purger = self.retention.map(|(store, days)| {
+            tokio::spawn(retention::purge_periodically(
+                store,
+                days,
+                self.shutdown.subscribe(),
+            ))
+        });
         let result = self.server.await;
         reloader.abort();
         let _ = self.shutdown.send(true);
+        if let Some(purger) = purger
+            && let Err(e) = purger.await
+        {
+            log::error!("inbox retention task ended abnormally: {e}");
+        }
         if let Err(e) = worker.await {
             log::error!("pipeline task ended abnormally: {e}");
         }

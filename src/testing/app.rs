@@ -350,5 +350,6 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         http_workers: 1,
         profile_ttl: Duration::from_secs(3600),
         poll_interval: Duration::from_millis(50),
+        inbox_retention_days: None,
     }
 }
