@@ -263,6 +263,24 @@ async fn wait_for_load_in_flight(graph: &FakeGraph, acked: &AtomicUsize, load: L
     }
 }
 
+/// Waits until the inbox shows a claim held right now, so that a kill that follows at once
+/// leaves events in hand (a fast pipeline may have caught up with everything acknowledged).
+async fn wait_for_a_held_claim(store: &Store) {
+    let deadline = Instant::now() + LOAD_PATIENCE;
+    loop {
+        let events = store.run(inbox::all).await.unwrap();
+        let now = pagebot::store::now_ms();
+        if events
+            .iter()
+            .any(|e| e.status == "pending" && e.locked_until.is_some_and(|until| until > now))
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no claim was ever held");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// A counter of acknowledged texts nobody reads.
 fn uncounted() -> Arc<AtomicUsize> {
     Arc::default()
@@ -389,6 +407,7 @@ db_test!(
         let posting = tokio::spawn(load.post(vec![0; load.users], move |_, _| port, acked.clone()));
         // Kill it while texts are still arriving and replies going out.
         wait_for_load_in_flight(&graph, &acked, load).await;
+        wait_for_a_held_claim(&store).await;
         first.kill();
         let next = posting.await.unwrap();
         let acknowledged: usize = next.iter().sum();
@@ -559,6 +578,7 @@ mod two_servers {
             acked.clone(),
         ));
         wait_for_load_in_flight(&graph, &acked, load).await;
+        wait_for_a_held_claim(&store).await;
         a.kill();
         let next = posting.await.unwrap();
         // What reached the dead server is delivered again, to the live one.
