@@ -555,8 +555,9 @@ pub fn replay(conn: &mut DbConn, id: Option<i64>, now: i64) -> Result<usize, Sto
     Ok(updated)
 }
 
-/// Deletes up to `limit` of the oldest done events (see `crate::retention`) that finished before `before` (epoch ms),
+/// Deletes up to `limit` of the oldest done events that finished before `before` (epoch ms),
 /// with their deliveries (the foreign key cascades). Returns how many were deleted.
+/// `crate::retention` calls it batch after batch.
 ///
 /// Only done events: pending ones are still to run, and dead, failed and malformed ones wait
 /// for an operator. What handlers stored for an event is not in the inbox and stays.
