@@ -20,7 +20,7 @@ use crate::pipeline::{Bot, Pipeline, PipelineSettings};
 use crate::policy::{Policy, PolicyErrors};
 use crate::registry::{DuplicateNames, Registry};
 use crate::retention;
-use crate::store::{Store, StoreError};
+use crate::store::{Planning, Store, StoreError};
 use crate::webhook::group_commit::InboxWriter;
 use crate::webhook::{self, WebhookState};
 
@@ -133,16 +133,22 @@ impl Application {
             &settings.locales,
             &settings.default_locale,
         )?;
-        let (store, inbox_store) = {
+        let (store, inbox_store, journal_store) = {
             let url = settings.database_url.clone();
             let size = settings.db_pool_size;
             tokio::task::spawn_blocking(move || {
                 let store = Store::connect(&url, size)?;
                 // The acknowledgment waits for the inbox commit: it gets connections of its
-                // own, so that it never queues behind the pipeline's workers for one.
+                // own, so that it never queues behind the pipeline's workers for one. Its
+                // statements, and the journal's, are planned once (see `Planning::OnceByKey`).
                 let in_flight = u32::try_from(store.commits_in_flight()).unwrap_or(1);
-                let inbox_store = store.with_own_connections(in_flight)?;
-                Ok::<_, StoreError>((store, inbox_store))
+                let inbox_store = store.with_own_connections(in_flight, Planning::OnceByKey)?;
+                // SQLite's one connection keeps the journal in the workers' queue, as before.
+                let journal_store = match store.backend() {
+                    "postgres" => store.with_own_connections(in_flight, Planning::OnceByKey)?,
+                    _ => store.clone(),
+                };
+                Ok::<_, StoreError>((store, inbox_store, journal_store))
             })
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??
@@ -174,6 +180,7 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let pipeline = Pipeline::new(
             services,
+            journal_store,
             Bot { policy, locales },
             metrics.clone(),
             PipelineSettings {

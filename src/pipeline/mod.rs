@@ -25,7 +25,7 @@ use crate::i18n::Locales;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::store::group_commit::GroupCommit;
-use crate::store::{StoreError, deliveries, inbox, users};
+use crate::store::{Store, StoreError, deliveries, inbox, users};
 
 /// The most rows one commit of the pipeline's journal carries.
 const JOURNAL_GROUP_ROWS: usize = 500;
@@ -77,20 +77,20 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline over `services` routing with `bot`'s policy.
+    /// A pipeline over `services` routing with `bot`'s policy, its journal (deliveries and
+    /// outcomes) committed through `journal_store` (the services' store, or one over the same
+    /// database with connections of its own).
     ///
     /// Starts its writer task: call it within a tokio runtime.
     pub fn new(
         services: Arc<Services>,
+        journal_store: Store,
         bot: Bot,
         metrics: Arc<Metrics>,
         settings: PipelineSettings,
     ) -> Self {
-        let journal = GroupCommit::start(
-            services.store.clone(),
-            services.store.commits_in_flight(),
-            JOURNAL_GROUP_ROWS,
-        );
+        let in_flight = journal_store.commits_in_flight();
+        let journal = GroupCommit::start(journal_store, in_flight, JOURNAL_GROUP_ROWS);
         Self {
             journal,
             services,

@@ -453,8 +453,9 @@ struct HeldClaim {
     attempts: i32,
 }
 
-/// [`finish_all`]'s statement on Postgres, its six parameters numbered from `$first`, in the
-/// order they appear (as [`Prepared`] binds them): the time, then the five arrays.
+/// [`finish_all`]'s statement on Postgres, its seven parameters numbered from `$first`, in the
+/// order they appear (as [`Prepared`] binds them): the time, the five arrays, then the pending
+/// status (bound, not written out: see [`super::Planning::OnceByKey`]).
 fn finish_all_sql(first: usize) -> String {
     let p = |n: usize| format!("${}", first + n);
     format!(
@@ -462,7 +463,7 @@ fn finish_all_sql(first: usize) -> String {
          finished_at = {}, last_error = COALESCE(v.error, e.last_error) \
          FROM unnest({}::bigint[], {}::int[], {}::text[], {}::text[], {}::text[]) \
          AS v(id, attempts, status, kind, error) \
-         WHERE e.id = v.id AND e.attempts = v.attempts AND e.status = 'pending' \
+         WHERE e.id = v.id AND e.attempts = v.attempts AND e.status = {} \
          AND e.locked_until IS NOT NULL \
          RETURNING e.id, e.attempts",
         p(0),
@@ -471,10 +472,11 @@ fn finish_all_sql(first: usize) -> String {
         p(3),
         p(4),
         p(5),
+        p(6),
     )
 }
 
-/// Binds `now`, then `finishes` as [`finish_all_sql`]'s five arrays.
+/// Binds `now`, then `finishes` as [`finish_all_sql`]'s five arrays, then the pending status.
 fn bind_finish_all<'a>(query: Prepared<'a>, finishes: &[Finish<'a>], now: i64) -> Prepared<'a> {
     use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
     query
@@ -489,6 +491,7 @@ fn bind_finish_all<'a>(query: Prepared<'a>, finishes: &[Finish<'a>], now: i64) -
         )
         .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.kind).collect::<Vec<_>>())
         .bind::<Array<Nullable<Text>>, _>(finishes.iter().map(|f| f.error).collect::<Vec<_>>())
+        .bind::<Text, _>(Status::Pending.as_str())
 }
 
 /// For each of `finishes`, whether its claim is among those that still `held`.
@@ -720,6 +723,95 @@ pub fn stats(conn: &mut DbConn) -> Result<InboxStats, StoreError> {
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    #[test]
+    fn the_journal_planned_once_reaches_its_rows_by_primary_key_even_in_a_young_inbox() {
+        let Ok(url) = std::env::var("PAGEBOT_TEST_DATABASE_URL") else {
+            return; // Postgres only: SQLite keeps no plans.
+        };
+        let database = crate::testing::TestDatabase::postgres(&url);
+        let store = Store::connect(database.url(), 1).unwrap();
+        let keyed = store
+            .with_own_connections(1, crate::store::Planning::OnceByKey)
+            .unwrap();
+        // A young inbox: a handful of rows, never analyzed, where walking a whole index of
+        // pending rows looks as cheap as looking each event up.
+        let rows: Vec<NewInboxEvent> = (0..6)
+            .map(|n| test_row(&format!("k{n}"), &format!("u{n}")))
+            .collect();
+        insert_batch(&mut store.get().unwrap(), &rows).unwrap();
+        let claimed = claim(&mut store.get().unwrap(), 60_000, 10).unwrap();
+        assert_eq!(claimed.len(), 6);
+
+        let mut conn = keyed.get().unwrap();
+        let DbConn::Postgres(pg) = &mut *conn else {
+            panic!("not Postgres");
+        };
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let journal = format!(
+            "WITH recorded AS ({}) {}",
+            super::super::deliveries::RECORD_ALL_SQL,
+            finish_all_sql(12)
+        );
+        diesel::sql_query(format!("PREPARE journal_plan AS {journal}"))
+            .execute(pg)
+            .unwrap();
+        let plan: Vec<String> = diesel::sql_query(
+            "EXPLAIN EXECUTE journal_plan('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', \
+             '{}', '{}', '{}', 1, '{1}', '{1}', '{done}', '{x}', '{NULL}', 'pending')",
+        )
+        .load::<Line>(pg)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Scan using inbox_events_pkey on inbox_events e"),
+            "{plan}"
+        );
+        assert!(
+            !plan.contains("Seq Scan") && !plan.contains("inbox_events_psid"),
+            "{plan}"
+        );
+
+        // And the statement does its work on such a connection: the claims that hold are
+        // finished, a stale one is refused.
+        let finishes: Vec<Finish<'_>> = claimed
+            .iter()
+            .map(|e| Finish {
+                id: e.id,
+                attempts: if e.dedupe_key == "k0" { 0 } else { e.attempts },
+                status: Status::Done,
+                kind: Some("SIMPLE_TEXT"),
+                error: None,
+            })
+            .collect();
+        let delivery = crate::store::NewDelivery {
+            event_id: claimed[1].id,
+            seq: 0,
+            psid: None,
+            request: "{}".into(),
+            status: crate::store::deliveries::SENT.to_owned(),
+            message_id: Some("m-1".into()),
+            error_code: None,
+            error_subcode: None,
+            error_message: None,
+            fbtrace_id: None,
+            created_at: 5,
+        };
+        let held = record_and_finish_all(&mut conn, &[&delivery], &finishes, 5).unwrap();
+        let stale: Vec<bool> = claimed.iter().map(|e| e.dedupe_key != "k0").collect();
+        assert_eq!(held, stale);
+        let after = stats(&mut store.get().unwrap()).unwrap();
+        assert_eq!((after.done, after.pending), (5, 1));
+        let recorded = crate::store::deliveries::sent_seqs_of(&mut conn, &[claimed[1].id]);
+        assert_eq!(recorded.unwrap()[&claimed[1].id].len(), 1);
+    }
 
     #[test]
     fn the_gauges_count_pending_failed_and_dead_and_date_the_oldest_pending() {

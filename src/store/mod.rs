@@ -44,7 +44,7 @@ use tokio::sync::Semaphore;
 use diesel::r2d2::Pool;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use conn::{DatabaseTarget, DbConn, DbManager};
+pub use conn::{DatabaseTarget, DbConn, DbManager, Planning};
 pub use deliveries::{Delivery, NewDelivery};
 pub use inbox::{InboxEvent, InboxGauges, InboxStats, NewInboxEvent, Status};
 pub(crate) use prepared::Prepared;
@@ -138,9 +138,9 @@ impl Store {
     /// that must not queue behind the others' for a connection: the webhook's inbox commits,
     /// which the acknowledgment waits for. On SQLite, which has one writer, the same single
     /// connection, with a queue of its own: its callers wait for the one call in progress,
-    /// not behind every worker's. Blocking, like [`Store::connect`] (migrations are not run
-    /// again).
-    pub fn with_own_connections(&self, size: u32) -> Result<Self, StoreError> {
+    /// not behind every worker's. On Postgres they plan as `planning` says. Blocking, like
+    /// [`Store::connect`] (migrations are not run again).
+    pub fn with_own_connections(&self, size: u32, planning: Planning) -> Result<Self, StoreError> {
         if matches!(self.target, DatabaseTarget::Sqlite(_)) {
             return Ok(Self {
                 turns: turns(1),
@@ -149,7 +149,10 @@ impl Store {
         }
         let size = size.max(1);
         Ok(Self {
-            pool: build_pool(DbManager::new(self.target.clone()), size)?,
+            pool: build_pool(
+                DbManager::with_planning(self.target.clone(), planning),
+                size,
+            )?,
             target: self.target.clone(),
             backend: self.backend,
             turns: turns(size),
