@@ -13,13 +13,17 @@ use serde_json::{Value, json};
 use crate::event::{Messaging, ReceivingType};
 use crate::graph::GraphClient;
 use crate::i18n::{I18nError, Locales};
-use crate::store::{Store, User};
+use crate::store::group_commit::GroupCommit;
+use crate::store::users::NewProfiledUser;
+use crate::store::{Store, StoreError, User};
 
 /// The services a context gives access to, shared by all events.
 #[derive(Debug, Clone)]
 pub struct Services {
     /// The database.
     pub store: Store,
+    /// Where new users are stored, with other workers' new users in one commit.
+    pub new_users: GroupCommit<NewProfiledUser>,
     /// The Graph API (handlers may read profiles; only the pipeline sends).
     pub graph: GraphClient,
     /// The Fluent bundles.
@@ -93,6 +97,12 @@ impl Context {
     /// The database.
     pub fn store(&self) -> &Store {
         &self.services.store
+    }
+
+    /// Stores a new user (with other workers' new users in one commit) and returns them as
+    /// stored.
+    pub async fn store_new_user(&self, user: NewProfiledUser) -> Result<User, StoreError> {
+        self.services.new_users.submit(user).await
     }
 
     /// The Graph API client.

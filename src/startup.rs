@@ -20,9 +20,13 @@ use crate::pipeline::{Bot, Pipeline, PipelineSettings};
 use crate::policy::{Policy, PolicyErrors};
 use crate::registry::{DuplicateNames, Registry};
 use crate::retention;
+use crate::store::group_commit::GroupCommit;
 use crate::store::{Planning, Store, StoreError};
 use crate::webhook::group_commit::InboxWriter;
 use crate::webhook::{self, WebhookState};
+
+/// The most new users one commit stores.
+const NEW_USERS_GROUP_ROWS: usize = 500;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -171,8 +175,15 @@ impl Application {
                 );
             }
         }
+        // New users commit in groups, on the journal's connections (one INSERT, by key).
+        let new_users = GroupCommit::start(
+            journal_store.clone(),
+            journal_store.commits_in_flight(),
+            NEW_USERS_GROUP_ROWS,
+        );
         let services = Arc::new(Services {
             store: store.clone(),
+            new_users,
             graph,
             locales: locales.clone(),
             profile_ttl: settings.profile_ttl,

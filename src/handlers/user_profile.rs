@@ -138,15 +138,11 @@ impl Handler for UserProfile {
                 failed_fetch_at
             };
             let user = cx
-                .store()
-                .run(move |conn| {
-                    users::create_with_profile(
-                        conn,
-                        &psid,
-                        page_id.as_deref(),
-                        update.as_ref(),
-                        fetched_at,
-                    )
+                .store_new_user(users::NewProfiledUser {
+                    psid,
+                    page_id,
+                    profile: update,
+                    fetched_at,
                 })
                 .await?;
             cx.set_user(user);

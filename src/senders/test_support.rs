@@ -13,6 +13,7 @@ use crate::graph::{GraphClient, GraphSettings};
 use crate::i18n::Locales;
 use crate::registry::{BuildContext, Registry};
 use crate::senders::Sender;
+use crate::store::group_commit::GroupCommit;
 use crate::store::{Store, User};
 
 /// The PSID every test context replies to.
@@ -58,6 +59,7 @@ pub struct TestContext {
     /// The context.
     pub cx: Context,
     _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl TestContext {
@@ -66,8 +68,18 @@ impl TestContext {
         let dir = tempfile::tempdir().expect("a temp dir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = Store::connect(&url, 1).expect("a SQLite store");
+        // The group commit's writer lives on a runtime of the context's own (these tests are
+        // not async, and store no users).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let new_users = {
+            let _entered = runtime.enter();
+            GroupCommit::start(store.clone(), 1, 1)
+        };
         let services = Arc::new(Services {
             store,
+            new_users,
             graph: GraphClient::new(GraphSettings::default()).expect("a log-mode client"),
             locales,
             profile_ttl: Duration::from_secs(60),
@@ -101,7 +113,11 @@ impl TestContext {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
         );
-        Self { cx, _dir: dir }
+        Self {
+            cx,
+            _dir: dir,
+            _runtime: runtime,
+        }
     }
 
     /// The bodies `sender` builds for this context.

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::group_commit::GroupWork;
 use super::schema::users;
 use super::{DbConn, StoreError, now_ms};
 
@@ -215,6 +216,137 @@ fn create_with_profile_postgres(
     Ok(user)
 }
 
+/// A new user to store with the outcome of their first profile fetch, as
+/// [`create_with_profile`] takes it, owned: the pipeline's workers hand their new users to one
+/// group commit (see [`crate::store::group_commit`]), so that a burst of new users costs a
+/// few commits instead of one each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewProfiledUser {
+    /// The page-scoped user id.
+    pub psid: String,
+    /// The Page the user talks to.
+    pub page_id: Option<String>,
+    /// The fetched profile, or `None` when the fetch failed.
+    pub profile: Option<ProfileUpdate>,
+    /// When the profile was fetched (or the fetch failed).
+    pub fetched_at: i64,
+}
+
+impl GroupWork for NewProfiledUser {
+    type Output = User;
+
+    fn apply(conn: &mut DbConn, group: &[Self]) -> Result<Vec<User>, StoreError> {
+        if let DbConn::Postgres(pg) = conn {
+            return create_all_postgres(pg, group, now_ms());
+        }
+        group
+            .iter()
+            .map(|user| {
+                create_with_profile(
+                    conn,
+                    &user.psid,
+                    user.page_id.as_deref(),
+                    user.profile.as_ref(),
+                    user.fetched_at,
+                )
+            })
+            .collect()
+    }
+
+    fn one_statement(conn: &DbConn, _group: &[Self]) -> bool {
+        matches!(conn, DbConn::Postgres(_))
+    }
+}
+
+/// Binds the rows of `group` as [`create_all_postgres`]'s ten arrays.
+fn bind_new_users<'a>(
+    query: super::Prepared<'a>,
+    group: &'a [NewProfiledUser],
+) -> super::Prepared<'a> {
+    use diesel::sql_types::{Array, BigInt, Bool, Double, Nullable, Text};
+    let unknown = ProfileUpdate::default();
+    let profiles: Vec<&ProfileUpdate> = group
+        .iter()
+        .map(|u| u.profile.as_ref().unwrap_or(&unknown))
+        .collect();
+    let text = |field: fn(&ProfileUpdate) -> Option<String>| -> Vec<Option<String>> {
+        profiles.iter().map(|p| field(p)).collect()
+    };
+    query
+        .bind::<Array<Text>, _>(group.iter().map(|u| u.psid.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(
+            group
+                .iter()
+                .map(|u| u.page_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(text(|p| p.first_name.clone()))
+        .bind::<Array<Nullable<Text>>, _>(text(|p| p.last_name.clone()))
+        .bind::<Array<Nullable<Text>>, _>(text(|p| p.profile_pic.clone()))
+        .bind::<Array<Nullable<Text>>, _>(text(|p| p.locale.clone()))
+        .bind::<Array<Nullable<Double>>, _>(profiles.iter().map(|p| p.timezone).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(text(|p| p.gender.clone()))
+        .bind::<Array<BigInt>, _>(group.iter().map(|u| u.fetched_at).collect::<Vec<_>>())
+        .bind::<Array<Bool>, _>(
+            group
+                .iter()
+                .map(|u| u.profile.is_some())
+                .collect::<Vec<_>>(),
+        )
+}
+
+/// [`NewProfiledUser`]s stored in one statement on Postgres, as [`create_with_profile`]
+/// stores each: the fetched ones with their profile, the others with the time of the failed
+/// fetch only (two INSERTs, since a conflict updates different columns). Returns the users as
+/// stored, in the order of `group`.
+fn create_all_postgres(
+    pg: &mut diesel::PgConnection,
+    group: &[NewProfiledUser],
+    now: i64,
+) -> Result<Vec<User>, StoreError> {
+    use diesel::sql_types::BigInt;
+
+    use super::Prepared;
+
+    const SQL: &str = "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], \
+         $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[], $9::bigint[], \
+         $10::bool[]) AS v(psid, page_id, first_name, last_name, profile_pic, locale, \
+         timezone, gender, fetched_at, fetched)), \
+         fetched AS (INSERT INTO users (psid, page_id, thumbups, created_at, updated_at, \
+         first_name, last_name, profile_pic, locale, timezone, gender, profile_fetched_at) \
+         SELECT psid, page_id, 0, $11, $11, first_name, last_name, profile_pic, locale, \
+         timezone, gender, fetched_at FROM v WHERE fetched \
+         ON CONFLICT (psid) DO UPDATE SET first_name = excluded.first_name, \
+         last_name = excluded.last_name, profile_pic = excluded.profile_pic, \
+         locale = excluded.locale, timezone = excluded.timezone, gender = excluded.gender, \
+         profile_fetched_at = excluded.profile_fetched_at, updated_at = excluded.updated_at \
+         RETURNING *), \
+         failed AS (INSERT INTO users (psid, page_id, thumbups, created_at, updated_at, \
+         profile_fetched_at) \
+         SELECT psid, page_id, 0, $11, $11, fetched_at FROM v WHERE NOT fetched \
+         ON CONFLICT (psid) DO UPDATE SET profile_fetched_at = excluded.profile_fetched_at \
+         RETURNING *) \
+         SELECT * FROM fetched UNION ALL SELECT * FROM failed";
+
+    if group.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = bind_new_users(Prepared::new(SQL), group).bind::<BigInt, _>(now);
+    let stored: Vec<User> = query.load(pg)?;
+    let mut by_psid: std::collections::HashMap<String, User> = stored
+        .into_iter()
+        .map(|user| (user.psid.clone(), user))
+        .collect();
+    group
+        .iter()
+        .map(|user| {
+            by_psid.remove(&user.psid).ok_or_else(|| {
+                StoreError::Task(format!("user {} was not returned by its insert", user.psid))
+            })
+        })
+        .collect()
+}
+
 /// The stored ones among `psids`, by PSID: one query for a whole claim.
 pub fn find_all(
     conn: &mut DbConn,
@@ -292,6 +424,7 @@ pub fn choose_locale(conn: &mut DbConn, psid: &str, locale: &str) -> Result<(), 
 mod tests {
     use super::*;
     use crate::store::Store;
+    use crate::store::group_commit::GroupWork;
 
     fn profile(first_name: &str) -> ProfileUpdate {
         ProfileUpdate {
@@ -299,6 +432,65 @@ mod tests {
             locale: Some("zh_TW".into()),
             ..ProfileUpdate::default()
         }
+    }
+
+    #[test]
+    fn new_users_of_several_workers_are_stored_in_one_go_each_as_alone() {
+        // Postgres (one statement) when PAGEBOT_TEST_DATABASE_URL is set, else SQLite.
+        let database = crate::testing::TestDatabase::from_env();
+        let store = Store::connect(database.url(), 2).unwrap();
+        let mut conn = store.get().unwrap();
+        create_with_profile(&mut conn, "u_known", Some("p1"), None, 1).unwrap();
+        choose_locale(&mut conn, "u_known", "fr").unwrap();
+        let new = |psid: &str, profile: Option<ProfileUpdate>, fetched_at| NewProfiledUser {
+            psid: psid.into(),
+            page_id: Some("p2".into()),
+            profile,
+            fetched_at,
+        };
+        let group = [
+            new("u_cy", Some(profile("Cy")), 20),
+            new("u_dee", None, 21),
+            new("u_known", Some(profile("Kim")), 22),
+            new("u_eve", Some(ProfileUpdate::default()), 23),
+        ];
+        let stored = NewProfiledUser::apply(&mut conn, &group).unwrap();
+
+        // One user per item, in the group's order, each as create_with_profile stores it.
+        let psids: Vec<&str> = stored.iter().map(|u| u.psid.as_str()).collect();
+        assert_eq!(psids, ["u_cy", "u_dee", "u_known", "u_eve"]);
+        for user in &stored {
+            assert_eq!(find(&mut conn, &user.psid).unwrap().as_ref(), Some(user));
+        }
+        let [cy, dee, known, eve] = &stored[..] else {
+            panic!("four users");
+        };
+        assert_eq!(
+            (
+                cy.first_name.as_deref(),
+                cy.locale.as_deref(),
+                cy.profile_fetched_at
+            ),
+            (Some("Cy"), Some("zh_TW"), Some(20))
+        );
+        assert_eq!((cy.page_id.as_deref(), cy.thumbups), (Some("p2"), 0));
+        // A failed fetch: only the time to count from, nothing made up.
+        assert_eq!(
+            (dee.first_name.as_deref(), dee.profile_fetched_at),
+            (None, Some(21))
+        );
+        // Stored meanwhile: keeps its Page and choice, gets the profile.
+        assert_eq!(
+            (known.first_name.as_deref(), known.page_id.as_deref()),
+            (Some("Kim"), Some("p1"))
+        );
+        assert_eq!(known.chosen_locale.as_deref(), Some("fr"));
+        // A fetched profile with nothing in it is still a fetched one.
+        assert_eq!(
+            (eve.first_name.as_deref(), eve.profile_fetched_at),
+            (None, Some(23))
+        );
+        assert!(NewProfiledUser::apply(&mut conn, &[]).unwrap().is_empty());
     }
 
     #[test]
