@@ -725,6 +725,95 @@ mod tests {
     use crate::store::Store;
 
     #[test]
+    fn the_claim_planned_once_walks_the_due_index_and_looks_each_psid_up_even_in_a_young_inbox() {
+        let Ok(url) = std::env::var("PAGEBOT_TEST_DATABASE_URL") else {
+            return; // Postgres only: SQLite's claim is a query of its own.
+        };
+        let database = crate::testing::TestDatabase::postgres(&url);
+        let store = Store::connect(database.url(), 1).unwrap();
+        let mut conn = store.get().unwrap();
+        let rows: Vec<NewInboxEvent> = (0..3).map(|n| test_row(&format!("k{n}"), "u1")).collect();
+        insert_batch(&mut conn, &rows).unwrap();
+        let DbConn::Postgres(pg) = &mut *conn else {
+            panic!("not Postgres");
+        };
+        #[derive(QueryableByName)]
+        struct Function {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            body: String,
+            #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+            settings: Vec<String>,
+        }
+        // The installed function's own statement, under its own settings, planned as it is
+        // in a session: once, in this young inbox.
+        let function: Function = diesel::sql_query(
+            "SELECT prosrc AS body, proconfig AS settings FROM pg_proc \
+             WHERE proname = 'pagebot_claim'",
+        )
+        .get_result(pg)
+        .unwrap();
+        assert!(
+            function
+                .settings
+                .contains(&"plan_cache_mode=force_generic_plan".to_owned()),
+            "{:?}",
+            function.settings
+        );
+        for setting in &function.settings {
+            let (name, value) = setting.split_once('=').unwrap();
+            diesel::sql_query(format!("SET {name} = {value}"))
+                .execute(pg)
+                .unwrap();
+        }
+        let statement = function
+            .body
+            .split_once("RETURN QUERY")
+            .and_then(|(_, rest)| rest.split_once(';'))
+            .map(|(statement, _)| statement)
+            .unwrap()
+            .replace("p_now", "$1")
+            .replace("p_lease_ms", "$2")
+            .replace("p_limit", "$3");
+        diesel::sql_query(format!(
+            "PREPARE claim_plan(bigint, bigint, bigint) AS {statement}"
+        ))
+        .execute(pg)
+        .unwrap();
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let plan: Vec<String> = diesel::sql_query("EXPLAIN EXECUTE claim_plan(1, 1000, 256)")
+            .load::<Line>(pg)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("using inbox_events_due on inbox_events c"),
+            "{plan}"
+        );
+        // Each candidate's PSID is looked up, not the whole PSID index walked per candidate.
+        assert!(
+            plan.contains(
+                "Index Cond: ((psid = c.psid) AND (ROW(event_time, id) < ROW(c.event_time, c.id)))"
+            ),
+            "{plan}"
+        );
+        assert!(
+            !plan.contains("Seq Scan") && !plan.contains("Join Filter"),
+            "{plan}"
+        );
+
+        // And the function claims as before: the PSID's oldest event only.
+        let claimed = claim(&mut conn, 60_000, 10).unwrap();
+        let keys: Vec<&str> = claimed.iter().map(|e| e.dedupe_key.as_str()).collect();
+        assert_eq!(keys, ["k0"]);
+    }
+
+    #[test]
     fn the_journal_planned_once_reaches_its_rows_by_primary_key_even_in_a_young_inbox() {
         let Ok(url) = std::env::var("PAGEBOT_TEST_DATABASE_URL") else {
             return; // Postgres only: SQLite keeps no plans.
