@@ -724,6 +724,21 @@ mod tests {
     use super::*;
     use crate::store::Store;
 
+    /// What `explain` (an EXPLAIN statement) prints, one line after another.
+    fn plan_of(pg: &mut diesel::PgConnection, explain: &str) -> String {
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let lines: Vec<Line> = diesel::sql_query(explain).load(pg).unwrap();
+        lines
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn the_claim_planned_once_walks_the_due_index_and_looks_each_psid_up_even_in_a_young_inbox() {
         let Ok(url) = std::env::var("PAGEBOT_TEST_DATABASE_URL") else {
@@ -779,18 +794,7 @@ mod tests {
         ))
         .execute(pg)
         .unwrap();
-        #[derive(QueryableByName)]
-        struct Line {
-            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-            line: String,
-        }
-        let plan: Vec<String> = diesel::sql_query("EXPLAIN EXECUTE claim_plan(1, 1000, 256)")
-            .load::<Line>(pg)
-            .unwrap()
-            .into_iter()
-            .map(|l| l.line)
-            .collect();
-        let plan = plan.join("\n");
+        let plan = plan_of(pg, "EXPLAIN EXECUTE claim_plan(1, 1000, 256)");
         assert!(
             plan.contains("using inbox_events_due on inbox_events c"),
             "{plan}"
@@ -836,11 +840,6 @@ mod tests {
         let DbConn::Postgres(pg) = &mut *conn else {
             panic!("not Postgres");
         };
-        #[derive(QueryableByName)]
-        struct Line {
-            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-            line: String,
-        }
         let journal = format!(
             "WITH recorded AS ({}) {}",
             super::super::deliveries::RECORD_ALL_SQL,
@@ -849,16 +848,11 @@ mod tests {
         diesel::sql_query(format!("PREPARE journal_plan AS {journal}"))
             .execute(pg)
             .unwrap();
-        let plan: Vec<String> = diesel::sql_query(
+        let plan = plan_of(
+            pg,
             "EXPLAIN EXECUTE journal_plan('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', \
              '{}', '{}', '{}', 1, '{1}', '{1}', '{done}', '{x}', '{NULL}', 'pending')",
-        )
-        .load::<Line>(pg)
-        .unwrap()
-        .into_iter()
-        .map(|l| l.line)
-        .collect();
-        let plan = plan.join("\n");
+        );
         assert!(
             plan.contains("Index Scan using inbox_events_pkey on inbox_events e"),
             "{plan}"
