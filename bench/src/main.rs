@@ -299,6 +299,10 @@ async fn measure_pagebot(
         eprintln!("seeded in {:.1} s", seeded.elapsed().as_secs_f64());
     }
     let profile_calls_before = fake.profile_calls();
+    // Postgres's own CPU, when it runs on this machine: the other half of each event's cost.
+    let on_postgres = database.url.starts_with("postgres");
+    let postgres_cpu = || on_postgres.then(process::local_postgres_cpu).flatten();
+    let postgres_before = postgres_cpu();
     let before = server.usage();
     let started = probe.now_us();
     let load = load::run(
@@ -321,8 +325,12 @@ async fn measure_pagebot(
     }
     let drained_at = probe.now_us();
     let after_drain = server.usage();
+    let postgres_cpu = postgres_before
+        .zip(postgres_cpu())
+        .map(|(a, b)| b.saturating_sub(a));
     server.stop().await;
     Ok(Measured {
+        postgres_cpu,
         load,
         replies: probe.replies(),
         window: (started, window_end),

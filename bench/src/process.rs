@@ -88,24 +88,46 @@ async fn healthy(addr: SocketAddr) -> bool {
     matches!(read, Ok(Ok(_))) && answer.starts_with(b"HTTP/1.1 200")
 }
 
+/// /proc reports CPU time in USER_HZ ticks, which Linux fixes at 100 for user space.
+const TICKS_PER_SEC: u64 = 100;
+
+/// The fields of /proc/PID/stat this bench reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stat {
+    pid: u32,
+    comm: String,
+    ppid: u32,
+    /// utime + stime, in ticks.
+    own_ticks: u64,
+    /// cutime + cstime: the children it has reaped, in ticks.
+    reaped_ticks: u64,
+}
+
+/// Parses one /proc/PID/stat line.
+fn parse_stat(line: &str) -> Option<Stat> {
+    // The command name sits in parentheses and may hold spaces and parentheses itself.
+    let (head, rest) = line.split_once(" (")?;
+    let (comm, rest) = rest.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    // After the name: state is field 3 of the man page, so ppid (4) is 1, utime (14) 11,
+    // stime (15) 12, cutime (16) 13, cstime (17) 14.
+    Some(Stat {
+        pid: head.trim().parse().ok()?,
+        comm: comm.to_owned(),
+        ppid: u32::try_from(number(1)?).ok()?,
+        own_ticks: number(11)? + number(12)?,
+        reaped_ticks: number(13)? + number(14)?,
+    })
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
 /// Reads /proc/PID/stat (utime, stime) and /proc/PID/status (VmHWM).
 fn usage(pid: u32) -> Usage {
-    // /proc reports CPU time in USER_HZ ticks, which Linux fixes at 100 for user space.
-    const TICKS_PER_SEC: u64 = 100;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may hold spaces; the fields we want follow its closing parenthesis.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // After the name: state is field 3 of the man page, so utime (14) and stime (15) are 11, 12.
-    let cpu_ticks = ticks(11) + ticks(12);
+    let cpu_ticks = read_stat(pid).map_or(0, |stat| stat.own_ticks);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let peak_rss_kib = status
         .lines()
@@ -116,5 +138,71 @@ fn usage(pid: u32) -> Usage {
     Usage {
         cpu: Duration::from_millis(cpu_ticks * 1000 / TICKS_PER_SEC),
         peak_rss_kib,
+    }
+}
+
+/// The CPU time of the Postgres cluster on this machine so far: every `postgres` process's
+/// own, plus what the postmaster's reaped backends used (a backend that came and went during
+/// a run counts too). `None` when no Postgres runs here (or /proc cannot be read).
+pub fn local_postgres_cpu() -> Option<Duration> {
+    let stats: Vec<Stat> = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(read_stat)
+        .collect();
+    postgres_ticks(&stats).map(|ticks| Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
+}
+
+/// The ticks of the `postgres` processes among `stats`; the postmaster (a `postgres` process
+/// whose parent is not one) adds its reaped children's.
+fn postgres_ticks(stats: &[Stat]) -> Option<u64> {
+    let postgres: Vec<&Stat> = stats.iter().filter(|s| s.comm == "postgres").collect();
+    if postgres.is_empty() {
+        return None;
+    }
+    let is_postgres = |pid: u32| postgres.iter().any(|s| s.pid == pid);
+    Some(
+        postgres
+            .iter()
+            .map(|s| match is_postgres(s.ppid) {
+                true => s.own_ticks,
+                false => s.own_ticks + s.reaped_ticks,
+            })
+            .sum(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stat_line_is_read_past_a_name_with_spaces_and_parentheses() {
+        let line = "4242 (tokio (rt) w) S 17 4242 17 0 -1 4194368 3 0 0 0 250 31 7 2 20 0 9 0 1";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.pid, 4242);
+        assert_eq!(stat.comm, "tokio (rt) w");
+        assert_eq!(stat.ppid, 17);
+        assert_eq!((stat.own_ticks, stat.reaped_ticks), (281, 9));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn the_cluster_counts_its_backends_and_what_the_postmaster_reaped() {
+        let stat = |pid, comm: &str, ppid, own_ticks, reaped_ticks| Stat {
+            pid,
+            comm: comm.into(),
+            ppid,
+            own_ticks,
+            reaped_ticks,
+        };
+        let stats = [
+            stat(10, "postgres", 1, 100, 5000),
+            stat(11, "postgres", 10, 40, 0),
+            stat(12, "postgres", 10, 2, 0),
+            stat(20, "pagebot", 1, 900, 0),
+        ];
+        assert_eq!(postgres_ticks(&stats), Some(100 + 5000 + 40 + 2));
+        assert_eq!(postgres_ticks(&stats[3..]), None);
     }
 }

@@ -56,6 +56,9 @@ pub struct Measured {
     pub window: (u64, u64),
     /// When the last expected reply arrived (or the drain gave up), in probe micros.
     pub drained_at: u64,
+    /// The local Postgres cluster's CPU from the start of the load to the end of the drain
+    /// (`None` on SQLite, or when Postgres runs elsewhere).
+    pub postgres_cpu: Option<Duration>,
     /// Server usage before the load.
     pub before: Usage,
     /// ... at the end of the load.
@@ -77,6 +80,7 @@ struct Numbers {
     errors: u64,
     missing: u64,
     cpu_per_event_us: f64,
+    postgres_cpu_per_event_us: Option<f64>,
     rss_mib: u64,
     drain_s: f64,
 }
@@ -112,6 +116,7 @@ impl Measured {
                 self.after_drain.cpu.saturating_sub(self.before.cpu),
                 replied,
             ),
+            postgres_cpu_per_event_us: self.postgres_cpu.map(|cpu| micros_per(cpu, replied)),
             rss_mib: self.after_drain.peak_rss_kib / 1024,
             drain_s: self.drained_at.saturating_sub(end) as f64 / 1e6,
         }
@@ -127,7 +132,7 @@ impl Measured {
             "pagebot on {db}: {:.0} webhooks/s{ratio}, {:.0} events/s acknowledged, \
              ack p50 {} p99 {} max {}; end to end {:.0} events/s during the load, p50 {} p99 {}; \
              {} errors, {} acknowledged events not answered; server CPU {:.1} µs/event \
-             (ingress alone {:.1} µs/event), peak RSS {} MiB; {} profile fetches; backlog \
+             (ingress alone {:.1} µs/event){}, peak RSS {} MiB; {} profile fetches; backlog \
              drained {:.1} s after the load{}",
             n.rps,
             n.eps,
@@ -144,6 +149,10 @@ impl Measured {
                 self.after_load.cpu.saturating_sub(self.before.cpu),
                 self.load.events_ok
             ),
+            n.postgres_cpu_per_event_us
+                .map_or(String::new(), |us| format!(
+                    ", Postgres CPU {us:.1} µs/event"
+                )),
             n.rss_mib,
             self.profile_calls,
             n.drain_s,
@@ -167,13 +176,13 @@ pub fn table(
     let mut out = format!(
         "### {label}\n\nloadavg before {load_before}, after {load_after}\n\n\
          | server | webhooks/s | % ceiling | events/s acked | ack p50 / p99 / max | \
-         e2e events/s | e2e p50 / p99 | errors | CPU/event | peak RSS |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n"
+         e2e events/s | e2e p50 / p99 | errors | CPU/event | Postgres CPU/event | peak RSS |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     if let Some(c) = ceiling {
         let l = &c.load.latencies_us;
         out.push_str(&format!(
-            "| bare HMAC endpoint | {:.0} | 100% | - | {} / {} / {} | - | - | {} | {:.1} µs | {} MiB |\n",
+            "| bare HMAC endpoint | {:.0} | 100% | - | {} / {} / {} | - | - | {} | {:.1} µs | - | {} MiB |\n",
             c.rps(),
             ms(pct(l, 50.0)),
             ms(pct(l, 99.0)),
@@ -189,7 +198,7 @@ pub fn table(
             format!("{:.0}%", 100.0 * n.rps / c.rps().max(1.0))
         });
         out.push_str(&format!(
-            "| pagebot, {db} | {:.0} | {ratio} | {:.0} | {} / {} / {} | {:.0} | {} / {} | {}{} | {:.1} µs | {} MiB |\n",
+            "| pagebot, {db} | {:.0} | {ratio} | {:.0} | {} / {} / {} | {:.0} | {} / {} | {}{} | {:.1} µs | {} | {} MiB |\n",
             n.rps,
             n.eps,
             ms(n.ack[0]),
@@ -205,6 +214,8 @@ pub fn table(
                 String::new()
             },
             n.cpu_per_event_us,
+            n.postgres_cpu_per_event_us
+                .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
             n.rss_mib,
         ));
     }
