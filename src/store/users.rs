@@ -108,6 +108,8 @@ pub fn ensure(conn: &mut DbConn, psid: &str, page_id: Option<&str>) -> Result<Us
 /// `profile` as fetched at `fetched_at`, or, when the fetch failed, only `fetched_at` (the
 /// time to count the profile's age from). If another worker stored the same user meanwhile,
 /// its row gets the profile instead, as [`save_profile`] would. Returns the user as stored.
+///
+/// The pipeline stores its new users in groups ([`NewProfiledUser`]); this is one alone.
 pub fn create_with_profile(
     conn: &mut DbConn,
     psid: &str,
@@ -115,9 +117,23 @@ pub fn create_with_profile(
     profile: Option<&ProfileUpdate>,
     fetched_at: i64,
 ) -> Result<User, StoreError> {
+    let user = NewProfiledUser {
+        psid: psid.to_owned(),
+        page_id: page_id.map(str::to_owned),
+        profile: profile.cloned(),
+        fetched_at,
+    };
+    NewProfiledUser::apply(conn, std::slice::from_ref(&user))?
+        .pop()
+        .ok_or_else(|| StoreError::Task(format!("user {psid} was not returned by its insert")))
+}
+
+/// One [`NewProfiledUser`] on SQLite (diesel's upsert; Postgres stores a whole group in one
+/// statement, [`create_all_postgres`]).
+fn create_one(conn: &mut DbConn, new: &NewProfiledUser, now: i64) -> Result<User, StoreError> {
     #[derive(Insertable)]
     #[diesel(table_name = users)]
-    struct NewProfiledUser<'a> {
+    struct Row<'a> {
         #[diesel(embed)]
         user: NewUser<'a>,
         #[diesel(embed)]
@@ -125,23 +141,19 @@ pub fn create_with_profile(
         profile_fetched_at: Option<i64>,
     }
 
-    let now = now_ms();
-    if let DbConn::Postgres(pg) = conn {
-        return create_with_profile_postgres(pg, psid, page_id, profile, fetched_at, now);
-    }
-    let row = NewProfiledUser {
+    let row = Row {
         user: NewUser {
-            psid,
-            page_id,
+            psid: &new.psid,
+            page_id: new.page_id.as_deref(),
             thumbups: 0,
             created_at: now,
             updated_at: now,
         },
-        profile: profile.cloned().unwrap_or_default(),
-        profile_fetched_at: Some(fetched_at),
+        profile: new.profile.clone().unwrap_or_default(),
+        profile_fetched_at: Some(new.fetched_at),
     };
-    let fetched = users::profile_fetched_at.eq(Some(fetched_at));
-    let stored = match profile {
+    let fetched = users::profile_fetched_at.eq(Some(new.fetched_at));
+    let stored = match &new.profile {
         Some(profile) => per_backend!(conn, c => diesel::insert_into(users::table)
             .values(&row)
             .on_conflict(users::psid)
@@ -158,62 +170,6 @@ pub fn create_with_profile(
             .get_result(c))?,
     };
     Ok(stored)
-}
-
-/// The INSERT of [`create_with_profile`] on Postgres, up to what a conflict updates.
-macro_rules! insert_user_sql {
-    () => {
-        "INSERT INTO users (psid, page_id, thumbups, created_at, updated_at, first_name, \
-         last_name, profile_pic, locale, timezone, gender, profile_fetched_at) \
-         VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (psid) DO UPDATE SET "
-    };
-}
-
-/// [`create_with_profile`] on Postgres, written out so that it stays prepared (diesel sends
-/// its upserts unprepared).
-fn create_with_profile_postgres(
-    pg: &mut diesel::PgConnection,
-    psid: &str,
-    page_id: Option<&str>,
-    profile: Option<&ProfileUpdate>,
-    fetched_at: i64,
-    now: i64,
-) -> Result<User, StoreError> {
-    use diesel::sql_types::{BigInt, Double, Nullable, Text};
-
-    use super::Prepared;
-
-    const WITH_PROFILE: &str = concat!(
-        insert_user_sql!(),
-        "first_name = excluded.first_name, last_name = excluded.last_name, \
-         profile_pic = excluded.profile_pic, locale = excluded.locale, \
-         timezone = excluded.timezone, gender = excluded.gender, \
-         profile_fetched_at = excluded.profile_fetched_at, updated_at = excluded.updated_at \
-         RETURNING *"
-    );
-    const FETCH_FAILED: &str = concat!(
-        insert_user_sql!(),
-        "profile_fetched_at = excluded.profile_fetched_at RETURNING *"
-    );
-    let unknown = ProfileUpdate::default();
-    let (sql, p) = match profile {
-        Some(p) => (WITH_PROFILE, p),
-        None => (FETCH_FAILED, &unknown),
-    };
-    let user = Prepared::new(sql)
-        .bind::<Text, _>(psid)
-        .bind::<Nullable<Text>, _>(page_id)
-        .bind::<BigInt, _>(now)
-        .bind::<BigInt, _>(now)
-        .bind::<Nullable<Text>, _>(p.first_name.as_deref())
-        .bind::<Nullable<Text>, _>(p.last_name.as_deref())
-        .bind::<Nullable<Text>, _>(p.profile_pic.as_deref())
-        .bind::<Nullable<Text>, _>(p.locale.as_deref())
-        .bind::<Nullable<Double>, _>(p.timezone)
-        .bind::<Nullable<Text>, _>(p.gender.as_deref())
-        .bind::<Nullable<BigInt>, _>(Some(fetched_at))
-        .get_result(pg)?;
-    Ok(user)
 }
 
 /// A new user to store with the outcome of their first profile fetch, as
@@ -236,20 +192,13 @@ impl GroupWork for NewProfiledUser {
     type Output = User;
 
     fn apply(conn: &mut DbConn, group: &[Self]) -> Result<Vec<User>, StoreError> {
+        let now = now_ms();
         if let DbConn::Postgres(pg) = conn {
-            return create_all_postgres(pg, group, now_ms());
+            return create_all_postgres(pg, group, now);
         }
         group
             .iter()
-            .map(|user| {
-                create_with_profile(
-                    conn,
-                    &user.psid,
-                    user.page_id.as_deref(),
-                    user.profile.as_ref(),
-                    user.fetched_at,
-                )
-            })
+            .map(|user| create_one(conn, user, now))
             .collect()
     }
 
@@ -295,8 +244,8 @@ fn bind_new_users<'a>(
         )
 }
 
-/// [`NewProfiledUser`]s stored in one statement on Postgres, as [`create_with_profile`]
-/// stores each: the fetched ones with their profile, the others with the time of the failed
+/// [`NewProfiledUser`]s stored in one statement on Postgres (prepared: diesel would send its
+/// upserts unprepared), as [`create_with_profile`] stores each: the fetched ones with their profile, the others with the time of the failed
 /// fetch only (two INSERTs, since a conflict updates different columns). Returns the users as
 /// stored, in the order of `group`.
 fn create_all_postgres(
