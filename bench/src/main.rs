@@ -303,6 +303,10 @@ async fn measure_pagebot(
     let on_postgres = database.url.starts_with("postgres");
     let postgres_cpu = || on_postgres.then(process::local_postgres_cpu).flatten();
     let postgres_before = postgres_cpu();
+    // The rest of the machine's cost: this process (load generator and fake Graph), and
+    // everything that ran on the machine, to see how close to full the cores were.
+    let bench_before = process::own_cpu();
+    let machine_before = process::machine_busy();
     let before = server.usage();
     let started = probe.now_us();
     let load = load::run(
@@ -328,9 +332,15 @@ async fn measure_pagebot(
     let postgres_cpu = postgres_before
         .zip(postgres_cpu())
         .map(|(a, b)| b.saturating_sub(a));
+    let bench_cpu = process::own_cpu().saturating_sub(bench_before);
+    let machine_cpu = machine_before
+        .zip(process::machine_busy())
+        .map(|(a, b)| b.saturating_sub(a));
     server.stop().await;
     Ok(Measured {
         postgres_cpu,
+        bench_cpu,
+        machine_cpu,
         load,
         replies: probe.replies(),
         window: (started, window_end),

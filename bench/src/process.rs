@@ -153,6 +153,36 @@ pub fn local_postgres_cpu() -> Option<Duration> {
     postgres_ticks(&stats).map(|ticks| Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
 }
 
+/// The CPU time this process (the load generator and the fake Graph) has used so far.
+pub fn own_cpu() -> Duration {
+    let ticks = read_stat(std::process::id()).map_or(0, |stat| stat.own_ticks);
+    Duration::from_millis(ticks * 1000 / TICKS_PER_SEC)
+}
+
+/// The time all of this machine's cores have spent busy so far (every process, the kernel
+/// and interrupts), from /proc/stat. `None` when it cannot be read.
+pub fn machine_busy() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    busy_ticks(stat.lines().next()?)
+        .map(|ticks| Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
+}
+
+/// The busy ticks of /proc/stat's summary line: user, nice, system, irq and softirq. Idle and
+/// iowait are not work, and steal is time the hypervisor gave to other machines (guest time
+/// is counted within user already).
+fn busy_ticks(cpu_line: &str) -> Option<u64> {
+    let mut fields = cpu_line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let values: Vec<u64> = fields.map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    let [user, nice, system, _idle, _iowait, irq, softirq, ..] = values[..] else {
+        return None;
+    };
+    Some(user + nice + system + irq + softirq)
+}
+
 /// The ticks of the `postgres` processes among `stats`; the postmaster (a `postgres` process
 /// whose parent is not one) adds its reaped children's.
 fn postgres_ticks(stats: &[Stat]) -> Option<u64> {
@@ -185,6 +215,16 @@ mod tests {
         assert_eq!(stat.ppid, 17);
         assert_eq!((stat.own_ticks, stat.reaped_ticks), (281, 9));
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn the_machine_is_busy_with_user_system_and_interrupts_not_idle_iowait_or_steal() {
+        let line = "cpu  1000 20 300 90000 55 4 6 700 0 0";
+        assert_eq!(busy_ticks(line), Some(1000 + 20 + 300 + 4 + 6));
+        // A core's own line, or a line cut short, is not the summary.
+        assert_eq!(busy_ticks("cpu0 1 2 3 4 5 6 7 8 9 10"), None);
+        assert_eq!(busy_ticks("cpu  1 2 3"), None);
+        assert_eq!(busy_ticks("cpu  1 2 x 4 5 6 7"), None);
     }
 
     #[test]

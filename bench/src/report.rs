@@ -59,6 +59,11 @@ pub struct Measured {
     /// The local Postgres cluster's CPU from the start of the load to the end of the drain
     /// (`None` on SQLite, or when Postgres runs elsewhere).
     pub postgres_cpu: Option<Duration>,
+    /// This process's CPU (the load generator and the fake Graph) over the same span.
+    pub bench_cpu: Duration,
+    /// Every core's busy time over the same span: server, Postgres, this process, the
+    /// kernel and anything else running (`None` if /proc/stat cannot be read).
+    pub machine_cpu: Option<Duration>,
     /// Server usage before the load.
     pub before: Usage,
     /// ... at the end of the load.
@@ -81,6 +86,9 @@ struct Numbers {
     missing: u64,
     cpu_per_event_us: f64,
     postgres_cpu_per_event_us: Option<f64>,
+    bench_cpu_per_event_us: f64,
+    machine_cpu_per_event_us: Option<f64>,
+    machine_busy_pct: Option<f64>,
     rss_mib: u64,
     drain_s: f64,
 }
@@ -117,6 +125,12 @@ impl Measured {
                 replied,
             ),
             postgres_cpu_per_event_us: self.postgres_cpu.map(|cpu| micros_per(cpu, replied)),
+            bench_cpu_per_event_us: micros_per(self.bench_cpu, replied),
+            machine_cpu_per_event_us: self.machine_cpu.map(|cpu| micros_per(cpu, replied)),
+            machine_busy_pct: self.machine_cpu.map(|cpu| {
+                let span = Duration::from_micros(self.drained_at.saturating_sub(start));
+                busy_pct(cpu, span, cores())
+            }),
             rss_mib: self.after_drain.peak_rss_kib / 1024,
             drain_s: self.drained_at.saturating_sub(end) as f64 / 1e6,
         }
@@ -132,7 +146,8 @@ impl Measured {
             "pagebot on {db}: {:.0} webhooks/s{ratio}, {:.0} events/s acknowledged, \
              ack p50 {} p99 {} max {}; end to end {:.0} events/s during the load, p50 {} p99 {}; \
              {} errors, {} acknowledged events not answered; server CPU {:.1} µs/event \
-             (ingress alone {:.1} µs/event){}, peak RSS {} MiB; {} profile fetches; backlog \
+             (during the load {:.1} µs per acknowledged event){}, load generator and fake Graph {:.1} µs/event{}, \
+             peak RSS {} MiB; {} profile fetches; backlog \
              drained {:.1} s after the load{}",
             n.rps,
             n.eps,
@@ -152,6 +167,14 @@ impl Measured {
             n.postgres_cpu_per_event_us
                 .map_or(String::new(), |us| format!(
                     ", Postgres CPU {us:.1} µs/event"
+                )),
+            n.bench_cpu_per_event_us,
+            n.machine_cpu_per_event_us
+                .map_or(String::new(), |us| format!(
+                    ", the whole machine {us:.1} µs/event ({:.0}% of its {} cores busy from the \
+                 start of the load to the last reply)",
+                    n.machine_busy_pct.unwrap_or(0.0),
+                    cores(),
                 )),
             n.rss_mib,
             self.profile_calls,
@@ -176,13 +199,14 @@ pub fn table(
     let mut out = format!(
         "### {label}\n\nloadavg before {load_before}, after {load_after}\n\n\
          | server | webhooks/s | % ceiling | events/s acked | ack p50 / p99 / max | \
-         e2e events/s | e2e p50 / p99 | errors | CPU/event | Postgres CPU/event | peak RSS |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n"
+         e2e events/s | e2e p50 / p99 | errors | CPU/event | Postgres CPU/event | \
+         bench CPU/event | machine CPU/event (busy) | peak RSS |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     if let Some(c) = ceiling {
         let l = &c.load.latencies_us;
         out.push_str(&format!(
-            "| bare HMAC endpoint | {:.0} | 100% | - | {} / {} / {} | - | - | {} | {:.1} µs | - | {} MiB |\n",
+            "| bare HMAC endpoint | {:.0} | 100% | - | {} / {} / {} | - | - | {} | {:.1} µs | - | - | - | {} MiB |\n",
             c.rps(),
             ms(pct(l, 50.0)),
             ms(pct(l, 99.0)),
@@ -198,7 +222,7 @@ pub fn table(
             format!("{:.0}%", 100.0 * n.rps / c.rps().max(1.0))
         });
         out.push_str(&format!(
-            "| pagebot, {db} | {:.0} | {ratio} | {:.0} | {} / {} / {} | {:.0} | {} / {} | {}{} | {:.1} µs | {} | {} MiB |\n",
+            "| pagebot, {db} | {:.0} | {ratio} | {:.0} | {} / {} / {} | {:.0} | {} / {} | {}{} | {:.1} µs | {} | {:.1} µs | {} | {} MiB |\n",
             n.rps,
             n.eps,
             ms(n.ack[0]),
@@ -216,6 +240,10 @@ pub fn table(
             n.cpu_per_event_us,
             n.postgres_cpu_per_event_us
                 .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
+            n.bench_cpu_per_event_us,
+            n.machine_cpu_per_event_us
+                .zip(n.machine_busy_pct)
+                .map_or("-".to_owned(), |(us, busy)| format!("{us:.1} µs ({busy:.0}%)")),
             n.rss_mib,
         ));
     }
@@ -245,6 +273,19 @@ fn micros_per(cpu: Duration, n: u64) -> f64 {
     cpu.as_secs_f64() * 1e6 / n as f64
 }
 
+/// The machine's cores, as the bench sees them.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// How busy `cores` cores were, in percent, when they used `cpu` over `span` (0 for no span).
+fn busy_pct(cpu: Duration, span: Duration, cores: usize) -> f64 {
+    if span.is_zero() || cores == 0 {
+        return 0.0;
+    }
+    100.0 * cpu.as_secs_f64() / (span.as_secs_f64() * cores as f64)
+}
+
 /// Micros as milliseconds with two decimals.
 fn ms(us: u32) -> String {
     format!("{:.2} ms", f64::from(us) / 1000.0)
@@ -252,7 +293,16 @@ fn ms(us: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::pct;
+    use super::{busy_pct, pct};
+    use std::time::Duration;
+
+    #[test]
+    fn busy_is_the_cpu_used_over_what_the_cores_could_give_in_the_span() {
+        let secs = Duration::from_secs;
+        assert_eq!(busy_pct(secs(15), secs(10), 2), 75.0);
+        assert_eq!(busy_pct(secs(20), secs(10), 2), 100.0);
+        assert_eq!(busy_pct(secs(5), Duration::ZERO, 2), 0.0);
+    }
 
     #[test]
     fn percentiles_use_the_nearest_rank() {
