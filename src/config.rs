@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// How long a Page's sends pause when Facebook signals a rate limit, in seconds.
     #[arg(long, env = "PAGEBOT_RATE_LIMIT_PAUSE_SECS", default_value_t = 60)]
     pub rate_limit_pause_secs: u64,
+    /// HTTP worker threads that answer webhooks (default: one per core). On a small machine
+    /// shared with Postgres, fewer leave more CPU to the pipeline.
+    #[arg(long, env = "PAGEBOT_HTTP_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_workers: Option<u16>,
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "PAGEBOT_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -226,7 +230,10 @@ impl Settings {
             retry_base: Duration::from_millis(args.retry_base_ms),
             rate_limit_pause: Duration::from_secs(args.rate_limit_pause_secs),
             max_body_bytes: args.max_body_bytes,
-            http_workers: std::thread::available_parallelism().map_or(2, usize::from),
+            http_workers: args.http_workers.map_or_else(
+                || std::thread::available_parallelism().map_or(2, usize::from),
+                usize::from,
+            ),
             profile_ttl: Duration::from_secs(7 * 24 * 3600),
             poll_interval: Duration::from_millis(500),
             inbox_retention_days: args.inbox_retention_days,
@@ -287,6 +294,18 @@ mod tests {
         .unwrap();
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret"), "{debug}");
+    }
+
+    #[test]
+    fn http_workers_default_to_the_cores_and_are_at_least_one() {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let settings = Settings::from_serve_args(parse(&["--dev"])).unwrap();
+        assert_eq!(settings.http_workers, cores);
+        let settings = Settings::from_serve_args(parse(&["--dev", "--http-workers", "3"])).unwrap();
+        assert_eq!(settings.http_workers, 3);
+        let refused = Cli::try_parse_from(["pagebot", "--dev", "--http-workers", "0"]);
+        let message = refused.err().expect("0 workers is refused").to_string();
+        assert!(message.contains("--http-workers"), "{message}");
     }
 
     #[test]

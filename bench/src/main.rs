@@ -109,6 +109,9 @@ struct RunArgs {
     /// PAGEBOT_WORKERS for the server.
     #[arg(long, default_value_t = 256)]
     workers: usize,
+    /// PAGEBOT_HTTP_WORKERS for the server (default: the server's own, one per core).
+    #[arg(long)]
+    http_workers: Option<u16>,
     /// Skip the ceiling measurement.
     #[arg(long)]
     no_ceiling: bool,
@@ -288,6 +291,9 @@ async fn measure_pagebot(
         .env("PAGEBOT_LOCALES", &locales)
         .env("PAGEBOT_WORKERS", args.workers.to_string())
         .env("RUST_LOG", "warn");
+    if let Some(http_workers) = args.http_workers {
+        command.env("PAGEBOT_HTTP_WORKERS", http_workers.to_string());
+    }
     let server = Server::start(command, addr, &dir.join("pagebot.log")).await?;
     // The server has created the tables; the users go in before the load.
     if args.seed_users > 0 {

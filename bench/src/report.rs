@@ -91,6 +91,8 @@ struct Numbers {
     machine_busy_pct: Option<f64>,
     rss_mib: u64,
     drain_s: f64,
+    /// Replies per second after the load, when the pipeline had the machine to itself.
+    drain_eps: f64,
 }
 
 impl Measured {
@@ -133,6 +135,10 @@ impl Measured {
             }),
             rss_mib: self.after_drain.peak_rss_kib / 1024,
             drain_s: self.drained_at.saturating_sub(end) as f64 / 1e6,
+            drain_eps: per_sec(
+                replied.saturating_sub(in_window as u64),
+                Duration::from_micros(self.drained_at.saturating_sub(end)),
+            ),
         }
     }
 
@@ -148,7 +154,7 @@ impl Measured {
              {} errors, {} acknowledged events not answered; server CPU {:.1} µs/event \
              (during the load {:.1} µs per acknowledged event){}, load generator and fake Graph {:.1} µs/event{}, \
              peak RSS {} MiB; {} profile fetches; backlog \
-             drained {:.1} s after the load{}",
+             drained {:.1} s after the load{}{}",
             n.rps,
             n.eps,
             ms(n.ack[0]),
@@ -179,6 +185,12 @@ impl Measured {
             n.rss_mib,
             self.profile_calls,
             n.drain_s,
+            // Only a backlog of some size says what the pipeline does alone.
+            if n.drain_s >= 1.0 {
+                format!(" (the pipeline alone: {:.0} events/s)", n.drain_eps)
+            } else {
+                String::new()
+            },
             if self.load.exhausted {
                 " (the pre-built bodies ran out: raise --bodies-per-sec)"
             } else {
