@@ -71,7 +71,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PAGEBOT_RATE_LIMIT_PAUSE_SECS", default_value_t = 60)]
     pub rate_limit_pause_secs: u64,
     /// HTTP worker threads that answer webhooks (default: one per core). On a small machine
-    /// shared with Postgres, fewer leave more CPU to the pipeline.
+    /// shared with Postgres, fewer can leave more CPU to the pipeline.
     #[arg(long, env = "PAGEBOT_HTTP_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
     pub http_workers: Option<u16>,
     /// Largest webhook body accepted, in bytes.

@@ -26,10 +26,14 @@ async fn receive(
     }
 }
 
-/// Serves `POST /webhook` and `GET /healthz` on `port` (loopback) until killed.
-pub fn serve(port: u16, secret: String) -> std::io::Result<()> {
+/// Serves `POST /webhook` and `GET /healthz` on `port` (loopback) with `workers` actix workers
+/// (default: one per core, as `pagebot serve`) until killed.
+pub fn serve(port: u16, secret: String, workers: Option<u16>) -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port))?;
-    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let workers = workers.map_or_else(
+        || std::thread::available_parallelism().map_or(2, usize::from),
+        usize::from,
+    );
     let secret = web::Data::new(Secret(secret.into_bytes()));
     actix_web::rt::System::new().block_on(
         HttpServer::new(move || {

@@ -51,6 +51,9 @@ enum Cmd {
         port: u16,
         #[arg(long)]
         secret: String,
+        /// Actix workers (default: one per core, as `pagebot serve`).
+        #[arg(long)]
+        workers: Option<u16>,
     },
 }
 
@@ -109,7 +112,8 @@ struct RunArgs {
     /// PAGEBOT_WORKERS for the server.
     #[arg(long, default_value_t = 256)]
     workers: usize,
-    /// PAGEBOT_HTTP_WORKERS for the server (default: the server's own, one per core).
+    /// PAGEBOT_HTTP_WORKERS for the server, and the ceiling's workers (default: the server's
+    /// own, one per core).
     #[arg(long)]
     http_workers: Option<u16>,
     /// Skip the ceiling measurement.
@@ -122,8 +126,13 @@ struct RunArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Cmd::HmacEndpoint { port, secret }) = cli.command {
-        return Ok(ceiling::serve(port, secret)?);
+    if let Some(Cmd::HmacEndpoint {
+        port,
+        secret,
+        workers,
+    }) = cli.command
+    {
+        return Ok(ceiling::serve(port, secret, workers)?);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -246,6 +255,10 @@ async fn measure_ceiling(
         .arg(addr.port().to_string())
         .arg("--secret")
         .arg(SECRET);
+    // As many workers as the pagebot it is the ceiling for.
+    if let Some(workers) = args.http_workers {
+        command.arg("--workers").arg(workers.to_string());
+    }
     let server = Server::start(command, addr, &dir.join("ceiling.log")).await?;
     let before = server.usage();
     let result = load::run(

@@ -91,6 +91,11 @@ async fn healthy(addr: SocketAddr) -> bool {
 /// /proc reports CPU time in USER_HZ ticks, which Linux fixes at 100 for user space.
 const TICKS_PER_SEC: u64 = 100;
 
+/// `ticks` of /proc's CPU accounting as a duration.
+fn from_ticks(ticks: u64) -> Duration {
+    Duration::from_millis(ticks * 1000 / TICKS_PER_SEC)
+}
+
 /// The fields of /proc/PID/stat this bench reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stat {
@@ -136,7 +141,7 @@ fn usage(pid: u32) -> Usage {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     Usage {
-        cpu: Duration::from_millis(cpu_ticks * 1000 / TICKS_PER_SEC),
+        cpu: from_ticks(cpu_ticks),
         peak_rss_kib,
     }
 }
@@ -150,21 +155,19 @@ pub fn local_postgres_cpu() -> Option<Duration> {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(read_stat)
         .collect();
-    postgres_ticks(&stats).map(|ticks| Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
+    postgres_ticks(&stats).map(from_ticks)
 }
 
 /// The CPU time this process (the load generator and the fake Graph) has used so far.
 pub fn own_cpu() -> Duration {
-    let ticks = read_stat(std::process::id()).map_or(0, |stat| stat.own_ticks);
-    Duration::from_millis(ticks * 1000 / TICKS_PER_SEC)
+    from_ticks(read_stat(std::process::id()).map_or(0, |stat| stat.own_ticks))
 }
 
 /// The time all of this machine's cores have spent busy so far (every process, the kernel
 /// and interrupts), from /proc/stat. `None` when it cannot be read.
 pub fn machine_busy() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    busy_ticks(stat.lines().next()?)
-        .map(|ticks| Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
+    busy_ticks(stat.lines().next()?).map(from_ticks)
 }
 
 /// The busy ticks of /proc/stat's summary line: user, nice, system, irq and softirq. Idle and

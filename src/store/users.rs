@@ -245,9 +245,9 @@ fn bind_new_users<'a>(
 }
 
 /// [`NewProfiledUser`]s stored in one statement on Postgres (prepared: diesel would send its
-/// upserts unprepared), as [`create_with_profile`] stores each: the fetched ones with their profile, the others with the time of the failed
-/// fetch only (two INSERTs, since a conflict updates different columns). Returns the users as
-/// stored, in the order of `group`.
+/// upserts unprepared), as [`create_with_profile`] stores each: the fetched ones with their
+/// profile, the others with the time of the failed fetch only (two INSERTs, since a conflict
+/// updates different columns). Returns the users as stored, in the order of `group`.
 fn create_all_postgres(
     pg: &mut diesel::PgConnection,
     group: &[NewProfiledUser],
