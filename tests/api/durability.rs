@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -263,21 +263,65 @@ async fn wait_for_load_in_flight(graph: &FakeGraph, acked: &AtomicUsize, load: L
     }
 }
 
-/// Waits until the inbox shows a claim held right now, so that a kill that follows at once
-/// leaves events in hand (a fast pipeline may have caught up with everything acknowledged).
-async fn wait_for_a_held_claim(store: &Store) {
-    let deadline = Instant::now() + LOAD_PATIENCE;
-    loop {
-        let events = store.run(inbox::all).await.unwrap();
-        let now = pagebot::store::now_ms();
-        if events
-            .iter()
-            .any(|e| e.status == "pending" && e.locked_until.is_some_and(|until| until > now))
-        {
-            return;
+/// Holds every Send call at the fake Graph while shut: a worker that reaches its send keeps
+/// its event in hand, so a server killed while the gate is shut surely dies holding claims
+/// (a fast pipeline may otherwise have caught up with everything acknowledged just then).
+struct SendGate {
+    shut: Arc<AtomicBool>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl SendGate {
+    fn install(graph: &FakeGraph) -> Self {
+        let gate = Self {
+            shut: Arc::default(),
+            waiting: Arc::default(),
+        };
+        let (shut, waiting) = (gate.shut.clone(), gate.waiting.clone());
+        // The fake answers on one thread: while a send waits here, none is answered.
+        graph.on_send(move |_| {
+            waiting.fetch_add(1, Ordering::SeqCst);
+            while shut.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            waiting.fetch_sub(1, Ordering::SeqCst);
+        });
+        gate
+    }
+
+    /// Shuts the gate, and returns once the servers hold at least `held` claims that cannot
+    /// finish: a send waits at the gate (so no other is answered) and the count stays for a
+    /// while (an event whose send was answered just before may still have been committing).
+    async fn shut_until_held(&self, store: &Store, held: usize) {
+        self.shut.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + LOAD_PATIENCE;
+        let mut steady_since: Option<Instant> = None;
+        loop {
+            let events = store.run(inbox::all).await.unwrap();
+            let now = pagebot::store::now_ms();
+            let holding = events
+                .iter()
+                .filter(|e| e.status == "pending" && e.locked_until.is_some_and(|t| t > now))
+                .count();
+            let stuck = self.waiting.load(Ordering::SeqCst) > 0;
+            if stuck && holding >= held {
+                let since = *steady_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_millis(300) {
+                    return;
+                }
+            } else {
+                steady_since = None;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never {held} claims held ({holding} held, a send waiting: {stuck})"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert!(Instant::now() < deadline, "no claim was ever held");
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    fn open(&self) {
+        self.shut.store(false, Ordering::SeqCst);
     }
 }
 
@@ -402,13 +446,16 @@ db_test!(
         let mut first = Server::start_with_lease(db.url(), bot.path(), &graph, LEASE_SECS);
         let store = open_store(db.url()).await;
 
+        let gate = SendGate::install(&graph);
+
         let port = first.port;
         let acked = uncounted();
         let posting = tokio::spawn(load.post(vec![0; load.users], move |_, _| port, acked.clone()));
-        // Kill it while texts are still arriving and replies going out.
+        // Kill it while texts are still arriving and replies going out, with events in hand.
         wait_for_load_in_flight(&graph, &acked, load).await;
-        wait_for_a_held_claim(&store).await;
+        gate.shut_until_held(&store, 1).await;
         first.kill();
+        gate.open();
         let next = posting.await.unwrap();
         let acknowledged: usize = next.iter().sum();
         let answered_before = graph.sent().len();
@@ -570,6 +617,7 @@ mod two_servers {
         let mut a = Server::start_with_lease(db.url(), bot.path(), &graph, LEASE_SECS);
         let b = Server::start_with_lease(db.url(), bot.path(), &graph, LEASE_SECS);
         let store = open_store(db.url()).await;
+        let gate = SendGate::install(&graph);
         let ports = [a.port, b.port];
         let acked = uncounted();
         let posting = tokio::spawn(load.post(
@@ -578,8 +626,10 @@ mod two_servers {
             acked.clone(),
         ));
         wait_for_load_in_flight(&graph, &acked, load).await;
-        wait_for_a_held_claim(&store).await;
+        // Each server holds at most PAGEBOT_WORKERS (8) claims: 9 held means `a` holds some.
+        gate.shut_until_held(&store, 9).await;
         a.kill();
+        gate.open();
         let next = posting.await.unwrap();
         // What reached the dead server is delivered again, to the live one.
         let port = b.port;
