@@ -6,11 +6,29 @@
 use std::fmt::Write;
 
 use crate::retention;
-use crate::store::{Store, StoreError, inbox, now_ms};
+use crate::store::{DatabaseTarget, Store, StoreError, inbox, now_ms};
+
+/// Opens the inbox the commands look into. A SQLite file that does not exist is refused,
+/// naming the path tried: opening it would create an empty database there and report zeros
+/// (a command run from another folder than the server's).
+fn open_existing(database_url: &str) -> Result<Store, StoreError> {
+    if let DatabaseTarget::Sqlite(path) = DatabaseTarget::parse(database_url)? {
+        let path = std::path::Path::new(&path);
+        if !path.exists() {
+            let tried = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+            return Err(StoreError::Config(format!(
+                "no database at {}: run the command where the server keeps its database, \
+                 or point DATABASE_URL at it",
+                tried.display()
+            )));
+        }
+    }
+    Store::connect(database_url, 1)
+}
 
 /// `pagebot inbox stats`: events per status and the age of the oldest pending one.
 pub fn stats(database_url: &str) -> Result<String, StoreError> {
-    let store = Store::connect(database_url, 1)?;
+    let store = open_existing(database_url)?;
     let mut conn = store.get()?;
     let stats = inbox::stats(&mut conn)?;
     let oldest = inbox::oldest_pending(&mut conn)?;
@@ -29,7 +47,7 @@ pub fn stats(database_url: &str) -> Result<String, StoreError> {
 
 /// `pagebot inbox dead`: the newest dead and failed events with their errors.
 pub fn dead(database_url: &str, limit: i64) -> Result<String, StoreError> {
-    let store = Store::connect(database_url, 1)?;
+    let store = open_existing(database_url)?;
     let events = inbox::dead_letters(&mut *store.get()?, limit)?;
     if events.is_empty() {
         return Ok("no dead or failed events\n".to_owned());
@@ -55,7 +73,7 @@ pub fn dead(database_url: &str, limit: i64) -> Result<String, StoreError> {
 /// `pagebot inbox replay ID` or `--all`: puts dead and failed events back in the queue of a
 /// running server. Returns how many were requeued.
 pub fn replay(database_url: &str, id: Option<i64>) -> Result<usize, StoreError> {
-    let store = Store::connect(database_url, 1)?;
+    let store = open_existing(database_url)?;
     inbox::replay(&mut *store.get()?, id, now_ms())
 }
 
@@ -65,7 +83,7 @@ pub fn replay(database_url: &str, id: Option<i64>) -> Result<usize, StoreError> 
 /// A deleted event's dedupe key is forgotten too, so the age must outlast Facebook's
 /// redeliveries: the command line asks for at least [`retention::MIN_RETENTION_DAYS`].
 pub fn purge(database_url: &str, older_than_days: u32) -> Result<usize, StoreError> {
-    let store = Store::connect(database_url, 1)?;
+    let store = open_existing(database_url)?;
     let before = retention::cutoff(now_ms(), older_than_days);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -357,3 +357,47 @@ routes:
     );
     assert!(err.contains("25 characters in zh-TW, at most 20"), "{err}");
 }
+
+#[test]
+fn inbox_commands_refuse_a_sqlite_database_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("pagebot.db");
+    let url = format!("sqlite://{}", missing.display());
+    for args in [
+        &["inbox", "stats"][..],
+        &["inbox", "dead"],
+        &["inbox", "replay", "--all"],
+        &["inbox", "purge"],
+    ] {
+        let output = pagebot(args, &[("DATABASE_URL", &url)]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains(&format!("no database at {}", missing.display())),
+            "{args:?}: {message}"
+        );
+        assert!(!missing.exists(), "{args:?} created {}", missing.display());
+    }
+    // A relative path is named as the absolute path it was looked for at.
+    let output = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .args(["inbox", "stats"])
+        .env("RUST_LOG", "off")
+        .env_remove("DATABASE_URL")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    let canonical = dir.path().canonicalize().unwrap().join("pagebot.db");
+    assert!(
+        message.contains(&missing.display().to_string())
+            || message.contains(&canonical.display().to_string()),
+        "{message}"
+    );
+    assert!(!missing.exists());
+}
