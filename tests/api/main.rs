@@ -14,6 +14,7 @@ mod durability;
 mod handlers;
 mod ingress;
 mod pipeline;
+mod readme;
 mod senders;
 mod simulate;
 mod thread_settings;

@@ -1,0 +1,263 @@
+//! The README's examples, run as written: the curl session with `serve --dev`, the terminal
+//! chat, the transcript (which must also be the file it names), and the routing.yaml excerpt.
+//! An edit of the README or of the demo bot that makes one of them untrue fails here.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use crate::helpers::PATIENCE;
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(repo("README.md")).expect("README.md")
+}
+
+/// The body of the README's fenced code block whose text contains `marker`.
+fn block_containing(readme: &str, marker: &str) -> String {
+    let at = readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("the README has no {marker:?}"));
+    let start = readme[..at].rfind("```").expect("an opening fence") + 3;
+    let start = start + readme[start..].find('\n').expect("the fence's line ends") + 1;
+    let end = at + readme[at..].find("```").expect("a closing fence");
+    readme[start..end].to_owned()
+}
+
+/// A `pagebot serve --dev` child on a free loopback port, with what it logged.
+struct DevServer {
+    child: Child,
+    port: u16,
+    logs: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl DevServer {
+    fn start(dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+            .args(["serve", "--dev", "--bind", "127.0.0.1:0"])
+            .args([
+                "--policy",
+                &repo("routing.yaml"),
+                "--locales",
+                &repo("locales"),
+            ])
+            .current_dir(dir)
+            .env("RUST_LOG", "info")
+            .env_remove("DATABASE_URL")
+            .env_remove("PAGEBOT_PAGE_TOKEN")
+            .env_remove("PAGEBOT_APP_SECRET")
+            .env_remove("PAGEBOT_VERIFY_TOKEN")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("pagebot starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Self {
+            child,
+            port: 0,
+            logs,
+            seen: Vec::new(),
+        };
+        let line = server.wait_for_log("pagebot listening on port", 0);
+        server.port = line
+            .rsplit(' ')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the log line");
+        server
+    }
+
+    /// Waits for a line containing `needle` logged after the first `after` lines; returns its
+    /// index.
+    fn wait_for_log_index(&mut self, needle: &str, after: usize) -> usize {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(at) = self
+                .seen
+                .iter()
+                .skip(after)
+                .position(|l| l.contains(needle))
+            {
+                return after + at;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.logs.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "no log line with {needle:?}; got:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn wait_for_log(&mut self, needle: &str, after: usize) -> String {
+        let at = self.wait_for_log_index(needle, after);
+        self.seen[at].clone()
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_curl_example_logs_what_the_readme_shows() {
+    let block = block_containing(&readme(), "curl -s localhost:8000/webhook");
+    let body = {
+        let start = block.find("-d '").expect("a -d '...' body") + 4;
+        let end = start + block[start..].find('\'').expect("the body's closing quote");
+        block[start..end].to_owned()
+    };
+    let expected: Vec<&str> = block
+        .lines()
+        .filter_map(|line| line.strip_prefix("# log: "))
+        .collect();
+    assert!(expected.len() >= 2, "the example shows what is logged");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = DevServer::start(dir.path());
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/webhook", server.port))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), 200);
+    // Every reply the bot printed, in order, is the README's (none left out).
+    server.wait_for_log("SIMPLE_TEXT: done", 0);
+    let printed: Vec<&str> = server
+        .seen
+        .iter()
+        .filter_map(|line| Some(&line[line.find("dev: would send ")?..]))
+        .collect();
+    assert_eq!(printed, expected, "{}", server.seen.join("\n"));
+}
+
+#[test]
+fn the_chat_example_answers_as_the_readme_shows() {
+    let block = block_containing(&readme(), "$ pagebot simulate");
+    let said: Vec<&str> = block
+        .lines()
+        .filter_map(|line| line.strip_prefix("Alex> "))
+        .collect();
+    let answers: Vec<&str> = block
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("bot: "))
+        .collect();
+    assert!(!said.is_empty() && !answers.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .arg("simulate")
+        .args([
+            "--policy",
+            &repo("routing.yaml"),
+            "--locales",
+            &repo("locales"),
+        ])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the pagebot binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    for line in &said {
+        writeln!(input, "{line}").unwrap();
+    }
+    drop(input);
+    let output = child.wait_with_output().expect("pagebot ends");
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let bot: Vec<&str> = printed
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("bot: "))
+        .collect();
+    assert_eq!(bot, answers, "{printed}");
+}
+
+#[test]
+fn the_transcript_example_is_the_file_it_names_and_passes() {
+    let readme = readme();
+    let block = block_containing(&readme, "# transcripts/greeting.yaml");
+    let file = std::fs::read_to_string(repo("transcripts/greeting.yaml")).unwrap();
+    assert_eq!(
+        block, file,
+        "the README shows transcripts/greeting.yaml as it is"
+    );
+    assert!(readme.contains("pagebot simulate --script transcripts/greeting.yaml"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .args(["simulate", "--script", &repo("transcripts/greeting.yaml")])
+        .args([
+            "--policy",
+            &repo("routing.yaml"),
+            "--locales",
+            &repo("locales"),
+        ])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the pagebot binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("ok (3 turns)"), "{stdout}");
+}
+
+#[test]
+fn the_routing_excerpt_is_a_valid_policy_for_the_shipped_locales() {
+    let excerpt = block_containing(&readme(), "default:                       # runs first");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("routing.yaml");
+    std::fs::write(&policy, &excerpt).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .args(["check", "--policy", &policy.display().to_string()])
+        .args(["--locales", &repo("locales")])
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("the pagebot binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("ok (0 errors, 0 warnings"), "{stdout}");
+    // It is an excerpt of the shipped policy: each of its routes is there too.
+    let shipped = std::fs::read_to_string(repo("routing.yaml")).unwrap();
+    for route in [
+        "SIMPLE_TEXT:",
+        "QUICK_REPLY:",
+        "STICKER:",
+        "READ:",
+        "thread_settings:",
+    ] {
+        assert!(
+            excerpt.contains(route) && shipped.contains(route),
+            "{route}"
+        );
+    }
+}
