@@ -16,7 +16,7 @@ fn open_existing(database_url: &str) -> Result<Store, StoreError> {
         let path = std::path::Path::new(&path);
         if !path.exists() {
             let tried = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-            return Err(StoreError::Config(format!(
+            return Err(StoreError::Connect(format!(
                 "no database at {}: run the command where the server keeps its database, \
                  or point DATABASE_URL at it",
                 tried.display()

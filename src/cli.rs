@@ -7,7 +7,8 @@
 //! }
 //! ```
 //!
-//! Commands: `serve`, `check`, `inbox`, `simulate`. Each arm calls one library function.
+//! Commands: `serve`, `check`, `inbox`, `simulate`, `thread-settings`. Each arm calls one
+//! library function. Every command exits 0, 1 or 2 as [`crate::exit`] says.
 
 use std::process::ExitCode;
 
@@ -15,7 +16,9 @@ use clap::{Parser, Subcommand};
 
 use crate::Registry;
 use crate::config::{BotArgs, ServeArgs, Settings};
+use crate::exit;
 use crate::startup::Application;
+use crate::store::StoreError;
 
 /// A server for Facebook Messenger Page bots.
 #[derive(Debug, Parser)]
@@ -106,9 +109,6 @@ pub fn run(registry: Registry) -> ExitCode {
     run_from(std::env::args_os(), registry)
 }
 
-/// Exit code of a command line that cannot be parsed (sysexits' EX_USAGE).
-const USAGE_ERROR: u8 = 64;
-
 fn thread_settings(
     command: crate::thread_settings::ThreadSettingsCommand,
     registry: &Registry,
@@ -117,7 +117,7 @@ fn thread_settings(
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(exit::COULD_NOT_RUN);
         }
     };
     ExitCode::from(runtime.block_on(crate::thread_settings::run(command, registry)))
@@ -132,10 +132,13 @@ where
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            // --help and --version print and succeed; a usage mistake exits 64 (EX_USAGE),
-            // apart from `thread-settings plan`'s 2 for drift.
+            // --help and --version print and succeed; a usage mistake is a refused input.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { USAGE_ERROR } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                exit::FINDING
+            } else {
+                exit::OK
+            });
         }
     };
     // The chat is for people: only warnings and errors interrupt it unless RUST_LOG says more.
@@ -175,7 +178,10 @@ fn inbox(command: InboxCommand) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(match e {
+                StoreError::Config(_) => exit::FINDING,
+                _ => exit::COULD_NOT_RUN,
+            })
         }
     }
 }
@@ -185,14 +191,14 @@ fn serve(args: ServeArgs, registry: Registry) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::FINDING);
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::COULD_NOT_RUN);
         }
     };
     runtime.block_on(async {
@@ -200,14 +206,14 @@ fn serve(args: ServeArgs, registry: Registry) -> ExitCode {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(2);
+                return ExitCode::from(exit::for_start_error(&e));
             }
         };
         match app.run_until_stopped().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: server stopped: {e}");
-                ExitCode::from(2)
+                ExitCode::from(exit::COULD_NOT_RUN)
             }
         }
     })

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod event;
+pub mod exit;
 pub mod graph;
 pub mod handlers;
 pub mod i18n;
@@ -34,7 +35,13 @@ pub mod senders;
 pub mod simulate;
 pub mod startup;
 pub mod store;
+// The test kit: public with the `testing` feature (bot authors' tests, pagebot's own). Without
+// it, only the part `pagebot simulate` runs on is compiled, for the crate's own use: nothing
+// that panics on a failed expectation.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(not(any(test, feature = "testing")))]
+pub(crate) mod testing;
 pub mod thread_settings;
 pub mod webhook;
 

@@ -13,6 +13,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use crate::config::BotArgs;
+use crate::exit;
 use crate::registry::Registry;
 use crate::testing::conversation::resolve_tap;
 use crate::testing::{
@@ -60,7 +61,7 @@ pub fn run(args: SimulateArgs, registry: Registry) -> u8 {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return 2;
+            return exit::COULD_NOT_RUN;
         }
     };
     let bot = TestBot {
@@ -83,15 +84,19 @@ fn start(
     runtime: &tokio::runtime::Runtime,
     database_url: Option<&str>,
     bot: TestBot,
-) -> Result<Conversation, String> {
+) -> Result<Conversation, (String, u8)> {
     let database = match database_url {
         Some(url) => TestDatabase::existing(url),
-        None => TestDatabase::try_sqlite()
-            .map_err(|e| format!("cannot create a temporary database folder: {e}"))?,
+        None => TestDatabase::try_sqlite().map_err(|e| {
+            (
+                format!("cannot create a temporary database folder: {e}"),
+                exit::COULD_NOT_RUN,
+            )
+        })?,
     };
     runtime
         .block_on(Conversation::start_bot(database, bot))
-        .map_err(|e| e.to_string())
+        .map_err(|e| (e.to_string(), exit::for_start_error(&e)))
 }
 
 /// Stops the bot inside the runtime, so that its tasks wind down before the runtime does.
@@ -112,15 +117,15 @@ fn replay(runtime: &tokio::runtime::Runtime, args: &SimulateArgs, bot: &TestBot)
         }
     }
     if unreadable {
-        return 2;
+        return exit::FINDING;
     }
-    let mut code = 0;
+    let mut code = exit::OK;
     for transcript in &transcripts {
         let conversation = match start(runtime, args.database_url.as_deref(), bot.clone()) {
             Ok(c) => c,
-            Err(e) => {
+            Err((e, code)) => {
                 eprintln!("error: {e}");
-                return 2;
+                return code;
             }
         };
         match runtime.block_on(transcript.run(&conversation)) {
@@ -131,7 +136,7 @@ fn replay(runtime: &tokio::runtime::Runtime, args: &SimulateArgs, bot: &TestBot)
             ),
             Err(failure) => {
                 eprintln!("{failure}");
-                code = 1;
+                code = exit::FINDING;
             }
         }
         stop(runtime, conversation);
@@ -149,9 +154,9 @@ fn chat(
     let policy = bot.policy.display().to_string();
     let conversation = match start(runtime, args.database_url.as_deref(), bot) {
         Ok(c) => c,
-        Err(e) => {
+        Err((e, code)) => {
             eprintln!("error: {e}");
-            return 2;
+            return code;
         }
     };
     let mut out = std::io::stdout().lock();
@@ -243,7 +248,7 @@ fn chat(
     }
     drop(out);
     stop(runtime, conversation);
-    0
+    exit::OK
 }
 
 /// One line of the chat, understood.

@@ -1,7 +1,9 @@
 //! The `pagebot thread-settings` command line: `show`, `plan`, `apply`, `delete`.
 //!
-//! Exit codes: 0 done (or, for `plan`, in sync), 2 drift (`plan` only, so CI can alert),
-//! 1 anything else (a policy or limit problem, a Graph error, a refused confirmation).
+//! Exit codes, as everywhere ([`crate::exit`]): 0 done (or, for `plan`, in sync); 1 a finding
+//! or a refusal (drift found by `plan`, so CI can alert; a policy or limit problem, a missing
+//! token, a call Facebook refused, a refused confirmation); 2 could not run (the Graph API
+//! could not be reached, answered 5xx or rate-limited the call).
 //! Every limit is checked before the first call; a Graph error is printed with its code,
 //! subcode, message and `fbtrace_id`, never with the token.
 
@@ -20,11 +22,13 @@ use crate::registry::Registry;
 use crate::startup::{StartError, load_bot};
 
 /// Exit code: done, or in sync.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: something went wrong.
-pub const EXIT_ERROR: u8 = 1;
-/// Exit code of `plan`: the Page's profile differs from routing.yaml.
-pub const EXIT_DRIFT: u8 = 2;
+pub const EXIT_OK: u8 = crate::exit::OK;
+/// Exit code: a refusal (of the policy, of a limit, of a call by Facebook, of the user).
+pub const EXIT_ERROR: u8 = crate::exit::FINDING;
+/// Exit code of `plan`: the Page's profile differs from routing.yaml (a finding).
+pub const EXIT_DRIFT: u8 = crate::exit::FINDING;
+/// Exit code: the Graph API could not be reached, or answered that it cannot serve now.
+pub const EXIT_COULD_NOT_RUN: u8 = crate::exit::COULD_NOT_RUN;
 
 /// `pagebot thread-settings`: the Page's Messenger Profile (Get Started, greeting, persistent
 /// menu, ice breakers, whitelisted domains), managed from routing.yaml's `thread_settings:`.
@@ -40,7 +44,8 @@ pub enum ThreadSettingsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show how the live profile differs from routing.yaml: exit 0 in sync, 2 drift, 1 error.
+    /// Show how the live profile differs from routing.yaml: exit 0 in sync, 1 drift or a
+    /// refusal, 2 when the Graph API could not be reached.
     Plan {
         /// The policy and locales.
         #[command(flatten)]
@@ -110,19 +115,39 @@ pub async fn run(command: ThreadSettingsCommand, registry: &Registry) -> u8 {
     };
     match result {
         Ok(code) => code,
-        Err(Failure(message)) => {
+        Err(Failure { message, code }) => {
             eprintln!("{message}");
-            EXIT_ERROR
+            code
         }
     }
 }
 
-/// Why a command stopped: the text to print on stderr.
-struct Failure(String);
+/// Why a command stopped: the text to print on stderr, and the exit code.
+struct Failure {
+    message: String,
+    code: u8,
+}
 
 impl Failure {
+    /// A refusal: exit 1.
     fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self {
+            message: message.into(),
+            code: EXIT_ERROR,
+        }
+    }
+
+    /// A failed Graph call: exit 2 when it may succeed later (unreachable, 5xx, rate limit),
+    /// 1 when Facebook refused it.
+    fn graph(what: &str, error: &GraphError) -> Self {
+        Self {
+            message: graph_failure(what, error),
+            code: if error.is_retryable() {
+                EXIT_COULD_NOT_RUN
+            } else {
+                EXIT_ERROR
+            },
+        }
     }
 }
 
@@ -250,7 +275,7 @@ async fn fetch(client: &GraphClient) -> Result<Profile, Failure> {
     let live = client
         .get_messenger_profile(&Field::names())
         .await
-        .map_err(|e| Failure::new(graph_failure("reading the Page's profile", &e)))?;
+        .map_err(|e| Failure::graph("reading the Page's profile", &e))?;
     Ok(Profile::from_graph(&live))
 }
 
@@ -271,15 +296,15 @@ async fn execute(client: &GraphClient, calls: &[Call]) -> Result<(), Failure> {
         match result {
             Ok(()) => println!("done: {what}"),
             Err(e) => {
-                let mut message = graph_failure(&what, &e);
+                let mut failure = Failure::graph(&what, &e);
                 if i > 0 {
-                    message.push_str(&format!(
+                    failure.message.push_str(&format!(
                         "\n{i} of {} calls were made before this one; run `pagebot \
                          thread-settings plan` to see what is left",
                         calls.len()
                     ));
                 }
-                return Err(Failure::new(message));
+                return Err(failure);
             }
         }
     }

@@ -59,7 +59,7 @@ fn broken_policy_file() -> (tempfile::TempDir, String) {
 #[test]
 fn serve_without_secrets_names_every_missing_variable() {
     let output = pagebot(&["serve"], &[]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     for name in [
         "PAGEBOT_APP_SECRET",
@@ -74,7 +74,7 @@ fn serve_without_secrets_names_every_missing_variable() {
 #[test]
 fn serve_dev_refuses_a_public_address() {
     let output = pagebot(&["serve", "--dev", "--bind", "0.0.0.0:0"], &[]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("loopback"), "{}", stderr(&output));
 }
 
@@ -95,7 +95,7 @@ fn serve_with_a_broken_policy_fails_with_file_and_line() {
         ],
         &[("DATABASE_URL", &db)],
     );
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
         err.contains(&format!(
@@ -319,9 +319,9 @@ fn check_reports_fluent_syntax_errors_with_file_and_line() {
 }
 
 #[test]
-fn a_mistyped_command_line_exits_64_not_2_which_means_drift() {
+fn a_mistyped_command_line_is_a_refused_input_exit_1() {
     let output = pagebot(&["thread-settings", "plan", "--no-such-flag"], &[]);
-    assert_eq!(output.status.code(), Some(64), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("--no-such-flag"));
     let help = pagebot(&["--help"], &[]);
     assert_eq!(help.status.code(), Some(0));

@@ -359,7 +359,7 @@ db_test!(
             .env("DATABASE_URL", app.database_url())
             .output()
             .unwrap();
-        assert_eq!(refused.status.code(), Some(64), "{refused:?}");
+        assert_eq!(refused.status.code(), Some(1), "{refused:?}");
         assert!(String::from_utf8_lossy(&refused.stderr).contains("--older-than-days"));
     }
 );

@@ -82,12 +82,12 @@ fn a_differing_transcript_exits_1_with_a_diff_naming_the_turn() {
 }
 
 #[test]
-fn an_unreadable_transcript_exits_2_with_every_mistake() {
+fn an_unreadable_transcript_is_refused_with_exit_1_and_every_mistake() {
     let dir = tempfile::tempdir().unwrap();
     let script = repo("tests/fixtures/transcripts/broken.yaml");
     let output = simulate(dir.path(), &["--script", &script], "");
     let err = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert_eq!(output.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 2, "{err}");
     assert!(
         err.contains(&format!("{script}:2: a turn needs exactly one action")),
@@ -177,7 +177,7 @@ fn a_given_database_keeps_the_conversation() {
 }
 
 #[test]
-fn simulate_refuses_a_broken_policy_with_exit_2() {
+fn simulate_refuses_a_broken_policy_with_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("routing.yaml");
     std::fs::write(&policy, "routes:\n  SIMPLE_TEXT:\n    - handler: nope\n").unwrap();
@@ -188,7 +188,7 @@ fn simulate_refuses_a_broken_policy_with_exit_2() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(1));
     assert!(
         text(&output.stderr).contains("unknown handler \"nope\""),
         "{}",

@@ -164,11 +164,11 @@ fn demo_profile() -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plan_on_an_empty_profile_shows_every_field_and_exits_2() {
+async fn plan_on_an_empty_profile_shows_every_field_and_exits_1_for_drift() {
     let bot = Bot::demo();
     let graph = FakeGraph::start().await;
     let output = pagebot(&["plan"], &bot, &graph).await;
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let out = stdout(&output);
     for line in [
         "+ whitelisted_domains: https://example.com\n",
@@ -283,7 +283,7 @@ async fn a_field_removed_from_the_file_is_deleted() {
     ));
 
     let plan = pagebot(&["plan"], &bot, &graph).await;
-    assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
+    assert_eq!(plan.status.code(), Some(1), "{}", stderr(&plan));
     assert!(
         stdout(&plan).contains("- ice_breakers: not in routing.yaml, deleted by apply\n"),
         "{}",
@@ -373,13 +373,14 @@ async fn a_graph_error_exits_1_with_code_subcode_message_and_trace_and_no_token(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graph_error_during_apply_stops_and_says_how_far_it_got() {
+async fn a_rate_limit_during_apply_stops_exits_2_and_says_how_far_it_got() {
     let bot = Bot::demo();
     let graph = FakeGraph::start().await;
     // The read and the first POST go through; the second POST hits the rate limit.
     graph.script_messenger_profile_calls([None, None, Some(FakeError::graph(613, None))]);
     let output = pagebot(&["apply", "--yes"], &bot, &graph).await;
-    assert_eq!(output.status.code(), Some(1));
+    // A rate limit: the command could not run now (2), unlike a refusal (1).
+    assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     for needle in [
         "error: POST greeting, persistent_menu, ice_breakers failed: graph error (http 400)\n",
