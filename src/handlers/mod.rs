@@ -5,7 +5,6 @@
 
 mod account_linking;
 mod authentication;
-mod delivery;
 mod dummy;
 mod echo;
 mod handover;
@@ -15,18 +14,17 @@ mod payload;
 mod postback;
 mod quick_reply;
 mod reaction;
-mod read;
 mod referral;
 mod set_locale;
 mod simple_text;
 mod thumb_up;
 mod user_profile;
+mod watermark;
 
 use async_trait::async_trait;
 
 pub use account_linking::{AccountLinking, AccountLinkingArgs};
 pub use authentication::{Authentication, AuthenticationArgs};
-pub use delivery::{Delivery, DeliveryArgs};
 pub use dummy::Dummy;
 pub use echo::{Echo, EchoArgs};
 pub use handover::{Handover, HandoverArgs};
@@ -35,13 +33,13 @@ pub use multimedia::{Multimedia, MultimediaArgs};
 pub use postback::{Postback, PostbackArgs};
 pub use quick_reply::{QuickReply, QuickReplyArgs};
 pub use reaction::{Reaction, ReactionArgs};
-pub use read::{Read, ReadArgs};
 pub use referral::{Referral, ReferralArgs};
 pub use set_locale::{SetLocale, SetLocaleArgs};
 pub(crate) use simple_text::REGEX_SIZE_LIMIT;
 pub use simple_text::{SimpleText, SimpleTextArgs};
 pub use thumb_up::{THUMBS_UP_STICKER_IDS, ThumbUp, ThumbUpArgs};
 pub use user_profile::{UserProfile, UserProfileArgs};
+pub use watermark::{Watermark, WatermarkArgs};
 
 use crate::context::Context;
 use crate::graph::GraphError;

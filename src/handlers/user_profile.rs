@@ -51,7 +51,7 @@ impl UserProfile {
     async fn fetch(&self, cx: &Context, psid: &str) -> Option<Profile> {
         let mut fields: Vec<&str> = BASIC_FIELDS.to_vec();
         fields.extend(&self.extra_fields);
-        match cx.graph().user_profile(psid, &fields).await {
+        match cx.user_profile(psid, &fields).await {
             Ok(profile) => return Some(profile),
             // Without the permission for an extra field the whole call fails: ask again
             // for the basic fields alone.
@@ -67,7 +67,7 @@ impl UserProfile {
                 return None;
             }
         }
-        match cx.graph().user_profile(psid, &BASIC_FIELDS).await {
+        match cx.user_profile(psid, &BASIC_FIELDS).await {
             Ok(profile) => Some(profile),
             Err(e) => {
                 log::warn!("event {}: user profile not fetched: {e}", cx.event.inbox_id);

@@ -1,5 +1,6 @@
-//! `delivery`: a delivery receipt. Raises the user's delivery watermark (everything the Page
-//! sent before it was delivered); a retried or late receipt never lowers it.
+//! `delivery` and `read`: a delivery or a read receipt. Raises the user's watermark of that
+//! kind (everything the Page sent before it was delivered, or read); a retried or late receipt
+//! never lowers it. One handler, registered under both names.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -8,38 +9,55 @@ use super::{Handler, HandlerError};
 use crate::context::Context;
 use crate::store::watermarks::{self, Receipt};
 
-/// Stores delivery watermarks.
-#[derive(Debug, Clone, Default)]
-pub struct Delivery;
-
-/// `delivery` takes no arguments.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryArgs {}
-
-impl Delivery {
-    /// Builds it from its (empty) arguments.
-    pub fn from_args(_args: DeliveryArgs) -> Result<Self, String> {
-        Ok(Self)
-    }
+/// Stores delivery or read watermarks, as its `receipt` says.
+#[derive(Debug, Clone)]
+pub struct Watermark {
+    receipt: Receipt,
 }
 
-fn watermark(cx: &Context) -> Option<i64> {
-    cx.event.messaging.delivery.as_ref()?.watermark
+/// `delivery` and `read` take no arguments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatermarkArgs {}
+
+impl Watermark {
+    /// The `delivery` handler: delivery receipts.
+    pub fn delivery(_args: WatermarkArgs) -> Result<Self, String> {
+        Ok(Self {
+            receipt: Receipt::Delivery,
+        })
+    }
+
+    /// The `read` handler: read receipts.
+    pub fn read(_args: WatermarkArgs) -> Result<Self, String> {
+        Ok(Self {
+            receipt: Receipt::Read,
+        })
+    }
+
+    fn watermark(&self, cx: &Context) -> Option<i64> {
+        let messaging = &cx.event.messaging;
+        match self.receipt {
+            Receipt::Delivery => messaging.delivery.as_ref()?.watermark,
+            Receipt::Read => messaging.read.as_ref()?.watermark,
+        }
+    }
 }
 
 #[async_trait]
-impl Handler for Delivery {
+impl Handler for Watermark {
     fn should_handle(&self, cx: &Context) -> bool {
-        cx.psid().is_some() && watermark(cx).is_some()
+        cx.psid().is_some() && self.watermark(cx).is_some()
     }
 
     async fn handle(&self, cx: &mut Context) -> Result<(), HandlerError> {
-        let (Some(psid), Some(watermark)) = (cx.psid().map(str::to_owned), watermark(cx)) else {
+        let (Some(psid), Some(watermark)) = (cx.psid().map(str::to_owned), self.watermark(cx))
+        else {
             return Ok(());
         };
+        let receipt = self.receipt;
         cx.store()
-            .run(move |conn| watermarks::raise(conn, &psid, Receipt::Delivery, watermark))
+            .run(move |conn| watermarks::raise(conn, &psid, receipt, watermark))
             .await?;
         Ok(())
     }
