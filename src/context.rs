@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::event::{Messaging, ReceivingType};
-use crate::graph::GraphClient;
+use crate::graph::{GraphClient, GraphError, UserProfile};
 use crate::i18n::{I18nError, Locales};
+use crate::senders::{Action, Message};
 use crate::store::group_commit::GroupCommit;
 use crate::store::users::NewProfiledUser;
 use crate::store::{Store, StoreError, User};
@@ -105,9 +106,15 @@ impl Context {
         self.services.new_users.submit(user).await
     }
 
-    /// The Graph API client.
-    pub fn graph(&self) -> &GraphClient {
-        &self.services.graph
+    /// Fetches a user's public profile (`fields`: `first_name`, `locale`, ...) from the Graph
+    /// API. The only Graph call a handler makes: handlers decide and store, and only the
+    /// pipeline sends.
+    pub async fn user_profile(
+        &self,
+        psid: &str,
+        fields: &[&str],
+    ) -> Result<UserProfile, GraphError> {
+        self.services.graph.user_profile(psid, fields).await
     }
 
     /// The Fluent bundles.
@@ -188,22 +195,22 @@ impl Context {
     }
 
     /// A Send API body replying to the sender with `message` (messaging_type RESPONSE).
-    pub fn reply(&self, message: Value) -> Outgoing {
+    pub fn reply(&self, message: Message) -> Outgoing {
         Outgoing {
             body: json!({
                 "recipient": { "id": self.reply_to() },
                 "messaging_type": "RESPONSE",
-                "message": message,
+                "message": message.into_json(),
             }),
         }
     }
 
     /// A Send API body with a sender action (`typing_on`, `typing_off`, `mark_seen`).
-    pub fn action(&self, action: &str) -> Outgoing {
+    pub fn action(&self, action: Action) -> Outgoing {
         Outgoing {
             body: json!({
                 "recipient": { "id": self.reply_to() },
-                "sender_action": action,
+                "sender_action": action.as_str(),
             }),
         }
     }
@@ -236,10 +243,26 @@ pub fn expand_with<'v>(template: &str, lookup: impl Fn(&str) -> Option<&'v str>)
 }
 
 /// One Send API request body, ready for the pipeline to deliver.
+///
+/// Made only by [`Context::reply`] (from a checked [`Message`]) and [`Context::action`], so
+/// every body the pipeline delivers has a recipient and a message within the Send API's limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
+    body: Value,
+}
+
+impl Outgoing {
     /// The JSON body of `POST /me/messages`.
-    pub body: Value,
+    pub fn body(&self) -> &Value {
+        &self.body
+    }
+
+    /// Adds a top-level field (`messaging_type`, `tag`) that a checked delivery chose.
+    pub(crate) fn set(&mut self, field: &str, value: Value) {
+        if let Some(body) = self.body.as_object_mut() {
+            body.insert(field.to_owned(), value);
+        }
+    }
 }
 
 #[cfg(test)]

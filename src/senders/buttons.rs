@@ -17,7 +17,7 @@ use serde_json::json;
 use super::button::{Button, ButtonArgs};
 use super::delivery::{Delivery, MessagingType};
 use super::limits::{self, LocalizedText, MAX_BUTTON_TEMPLATE_TEXT_CHARS, MAX_BUTTONS, Problems};
-use super::{Outgoing, SendError, Sender};
+use super::{Message, Outgoing, SendError, Sender};
 use crate::context::Context;
 use crate::registry::BuildContext;
 
@@ -85,7 +85,7 @@ impl Sender for Buttons {
                 }
             }
         });
-        Ok(vec![self.delivery.reply(cx, message)])
+        Ok(vec![self.delivery.reply(cx, Message::checked(message))])
     }
 }
 

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Outgoing;
+use super::{Message, Outgoing};
 use crate::context::Context;
 
 /// Why a message is sent.
@@ -115,16 +115,11 @@ impl Delivery {
     }
 
     /// A Send API body replying to the event's sender with `message`.
-    pub fn reply(&self, cx: &Context, message: Value) -> Outgoing {
+    pub fn reply(&self, cx: &Context, message: Message) -> Outgoing {
         let mut outgoing = cx.reply(message);
-        if let Some(body) = outgoing.body.as_object_mut() {
-            body.insert(
-                "messaging_type".to_owned(),
-                Value::from(self.messaging_type.as_str()),
-            );
-            if let Some(tag) = self.tag {
-                body.insert("tag".to_owned(), Value::from(tag.as_str()));
-            }
+        outgoing.set("messaging_type", Value::from(self.messaging_type.as_str()));
+        if let Some(tag) = self.tag {
+            outgoing.set("tag", Value::from(tag.as_str()));
         }
         outgoing
     }

@@ -22,7 +22,7 @@ use super::limits::{
     self, LocalizedText, MAX_BUTTONS, MAX_ELEMENT_SUBTITLE_CHARS, MAX_ELEMENT_TITLE_CHARS,
     MAX_GENERIC_ELEMENTS, Problems, Url,
 };
-use super::{Outgoing, SendError, Sender};
+use super::{Message, Outgoing, SendError, Sender};
 use crate::context::Context;
 use crate::registry::BuildContext;
 
@@ -227,7 +227,7 @@ impl Sender for Generic {
             });
         }
         let message = json!({"attachment": {"type": "template", "payload": payload}});
-        Ok(vec![self.delivery.reply(cx, message)])
+        Ok(vec![self.delivery.reply(cx, Message::checked(message))])
     }
 }
 

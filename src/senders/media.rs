@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::delivery::{Delivery, MessagingType};
 use super::limits::{LimitError, Problems, Url};
-use super::{Outgoing, SendError, Sender};
+use super::{Message, Outgoing, SendError, Sender};
 use crate::context::Context;
 
 /// Which attachment type a [`Media`] sender sends.
@@ -154,7 +154,7 @@ impl Sender for Media {
             Source::AttachmentId(id) => json!({"attachment_id": id}),
         };
         let message = json!({"attachment": {"type": self.kind.as_str(), "payload": payload}});
-        Ok(vec![self.delivery.reply(cx, message)])
+        Ok(vec![self.delivery.reply(cx, Message::checked(message))])
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod button;
 pub mod delivery;
 pub mod limits;
+mod message;
 
 mod buttons;
 mod generic;
@@ -26,9 +27,10 @@ pub use buttons::{Buttons, ButtonsArgs};
 pub use delivery::{Delivery, MessagingType, Tag};
 pub use generic::{Generic, GenericArgs};
 pub use media::{Media, MediaArgs, MediaKind};
+pub use message::{Message, QuickReply};
 pub use quick_replies::{QuickReplies, QuickRepliesArgs};
 pub use receipt::{Receipt, ReceiptArgs};
-pub use sender_action::{SenderAction, SenderActionArgs};
+pub use sender_action::{Action, SenderAction, SenderActionArgs};
 pub use text::{Text, TextArgs};
 
 use crate::context::Context;
@@ -54,4 +56,10 @@ pub enum SendError {
     /// The event has no one to reply to (the pipeline checks this before any sender runs).
     #[error("the event has no sender to reply to")]
     NoRecipient,
+}
+
+impl From<limits::LimitError> for SendError {
+    fn from(error: limits::LimitError) -> Self {
+        Self::Limit(error.to_string())
+    }
 }

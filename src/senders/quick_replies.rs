@@ -19,7 +19,7 @@ use super::limits::{
     self, LocalizedText, MAX_QUICK_REPLIES, MAX_QUICK_REPLY_TITLE_CHARS, MAX_TEXT_CHARS, Payload,
     Problems, Url,
 };
-use super::{Outgoing, SendError, Sender};
+use super::{Message, Outgoing, SendError, Sender};
 use crate::context::Context;
 use crate::registry::BuildContext;
 
@@ -230,7 +230,7 @@ impl Sender for QuickReplies {
             .map(|r| r.render(cx))
             .collect::<Result<Vec<_>, _>>()?;
         let message = json!({"text": self.text.render(cx)?, "quick_replies": replies});
-        Ok(vec![self.delivery.reply(cx, message)])
+        Ok(vec![self.delivery.reply(cx, Message::checked(message))])
     }
 }
 

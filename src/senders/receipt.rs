@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use super::delivery::{Delivery, MessagingType};
 use super::limits::{self, LimitError, MAX_RECEIPT_ELEMENTS, Problems, Url};
-use super::{Outgoing, SendError, Sender};
+use super::{Message, Outgoing, SendError, Sender};
 use crate::context::{Context, expand_with};
 
 /// Sends a receipt template.
@@ -489,7 +489,7 @@ impl Sender for Receipt {
         }
         payload.insert("elements".into(), json!(elements));
         let message = json!({"attachment": {"type": "template", "payload": payload}});
-        Ok(vec![self.delivery.reply(cx, message)])
+        Ok(vec![self.delivery.reply(cx, Message::checked(message))])
     }
 }
 

@@ -26,7 +26,8 @@ pub enum Action {
 }
 
 impl Action {
-    fn as_str(self) -> &'static str {
+    /// The Send API's spelling.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::TypingOn => "typing_on",
             Self::TypingOff => "typing_off",
@@ -54,7 +55,7 @@ impl SenderAction {
 
 impl Sender for SenderAction {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
-        Ok(vec![cx.action(self.action.as_str())])
+        Ok(vec![cx.action(self.action)])
     }
 }
 

@@ -126,7 +126,7 @@ impl TestContext {
             .build(&self.cx)
             .expect("the sender builds")
             .into_iter()
-            .map(|o| o.body)
+            .map(|o| o.body().clone())
             .collect()
     }
 

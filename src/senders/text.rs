@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::delivery::{Delivery, MessagingType};
 use super::limits::{LocalizedText, MAX_TEXT_CHARS};
-use super::{Outgoing, SendError, Sender};
+use super::{Message, Outgoing, SendError, Sender};
 use crate::context::Context;
 use crate::registry::BuildContext;
 
@@ -51,7 +51,10 @@ impl Text {
 impl Sender for Text {
     fn build(&self, cx: &Context) -> Result<Vec<Outgoing>, SendError> {
         let text = self.text.render(cx)?;
-        Ok(vec![self.delivery.reply(cx, json!({ "text": text }))])
+        Ok(vec![
+            self.delivery
+                .reply(cx, Message::checked(json!({ "text": text }))),
+        ])
     }
 }
 

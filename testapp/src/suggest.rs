@@ -12,22 +12,15 @@
 use std::collections::BTreeMap;
 
 use pagebot::registry::BuildContext;
+use pagebot::senders::{Message, QuickReply};
 use pagebot::{Context, Outgoing, SendError, Sender};
 use serde::Deserialize;
-use serde_json::json;
-
-/// The most quick replies a message may carry.
-pub const MAX_QUICK_REPLIES: usize = 13;
-/// The longest quick reply title, in characters.
-pub const MAX_TITLE_CHARS: usize = 20;
-/// The longest text message, in characters.
-pub const MAX_TEXT_CHARS: usize = 2000;
 
 /// Sends a question with example answers to tap.
 #[derive(Debug, Clone)]
 pub struct Suggest {
     message: String,
-    examples: Vec<String>,
+    examples: Vec<QuickReply>,
 }
 
 /// Arguments of `suggest`.
@@ -41,26 +34,22 @@ pub struct SuggestArgs {
 }
 
 impl Suggest {
-    /// Checks the message id and the quick reply limits.
+    /// Checks the message id and the quick reply limits: pagebot's builders check each title
+    /// here, and the count with a stand-in text, so the policy is refused at load.
     pub fn from_args(args: SuggestArgs, cx: &BuildContext<'_>) -> Result<Self, String> {
         cx.require_message(&args.message)?;
-        if args.examples.is_empty() || args.examples.len() > MAX_QUICK_REPLIES {
-            return Err(format!(
-                "examples has {} items; a message takes 1 to {MAX_QUICK_REPLIES} quick replies",
-                args.examples.len()
-            ));
-        }
-        for example in &args.examples {
-            let chars = example.chars().count();
-            if chars == 0 || chars > MAX_TITLE_CHARS {
-                return Err(format!(
-                    "example {example:?} is {chars} characters long; a quick reply title takes 1 to {MAX_TITLE_CHARS}"
-                ));
-            }
-        }
+        let examples = args
+            .examples
+            .into_iter()
+            .map(|example| QuickReply::text(example, "EXAMPLE"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("examples: {e}"))?;
+        Message::text("?")
+            .and_then(|m| m.with_quick_replies(examples.clone()))
+            .map_err(|e| format!("examples: {e}"))?;
         Ok(Self {
             message: args.message,
-            examples: args.examples,
+            examples,
         })
     }
 }
@@ -71,21 +60,8 @@ impl Sender for Suggest {
             return Err(SendError::NoRecipient);
         }
         let text = cx.tr(&self.message, &BTreeMap::new())?;
-        let chars = text.chars().count();
-        if chars > MAX_TEXT_CHARS {
-            return Err(SendError::Limit(format!(
-                "message \"{}\" is {chars} characters long; the Send API takes at most {MAX_TEXT_CHARS}",
-                self.message
-            )));
-        }
-        let quick_replies: Vec<_> = self
-            .examples
-            .iter()
-            .map(|title| json!({ "content_type": "text", "title": title, "payload": "EXAMPLE" }))
-            .collect();
-        Ok(vec![cx.reply(
-            json!({ "text": text, "quick_replies": quick_replies }),
-        )])
+        let message = Message::text(text)?.with_quick_replies(self.examples.clone())?;
+        Ok(vec![cx.reply(message)])
     }
 }
 
@@ -118,11 +94,17 @@ mod tests {
         // 20 characters is the most a title takes, counted in characters, not bytes.
         assert!(build("try-one", &["°°°°°°°°°°°°°°°°°°°°"]).is_ok());
         let err = build("try-one", &["°°°°°°°°°°°°°°°°°°°°°"]).unwrap_err();
-        assert!(err.contains("21 characters long"), "{err}");
+        assert_eq!(
+            err,
+            "examples: quick reply title is 21 characters, at most 20"
+        );
         let err = build("try-one", &[]).unwrap_err();
-        assert!(err.contains("1 to 13 quick replies"), "{err}");
+        assert_eq!(err, "examples: 0 quick replies, at least 1");
         let fourteen = ["1 C"; 14];
-        assert!(build("try-one", &fourteen).is_err());
+        assert_eq!(
+            build("try-one", &fourteen).unwrap_err(),
+            "examples: 14 quick replies, at most 13"
+        );
         assert!(build("try-one", &[""]).is_err());
         let err = build("no-such-message", &["1 C"]).unwrap_err();
         assert!(err.contains("no-such-message"), "{err}");

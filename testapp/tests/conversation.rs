@@ -116,5 +116,8 @@ async fn a_policy_breaking_the_quick_reply_limits_does_not_start() {
         err.starts_with(&format!("{}:5:", policy.display())),
         "{err}"
     );
-    assert!(err.contains("quick reply title takes 1 to 20"), "{err}");
+    assert!(
+        err.contains("quick reply title is 26 characters, at most 20"),
+        "{err}"
+    );
 }
