@@ -1,7 +1,10 @@
 //! Processing one claimed event: classify, run its chains, deliver, record the outcome.
 
 use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
 
 use super::Pipeline;
 use super::journal::{ClaimEnd, Ending, Entry};
@@ -66,6 +69,20 @@ enum Stop {
     Passing(String),
     /// The Page is rate-limited: try again after the pause, without using up an attempt.
     Throttled(String, Duration),
+}
+
+impl Stop {
+    /// A handler or sender panicked: a bug, perhaps one that depends on the moment (a lock, a
+    /// service), so the event is retried with backoff like a passing error, and dead-lettered
+    /// after the last attempt instead of staying claimed until its lease runs out.
+    fn panicked(what: &str, panic: Box<dyn std::any::Any + Send>) -> Self {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Self::Passing(format!("{what} panicked: {message}"))
+    }
 }
 
 impl From<StoreError> for Stop {
@@ -270,11 +287,30 @@ impl Pipeline {
                 }
                 // The chain matched every link's text pattern at once: a link whose pattern
                 // does not match would say no, so it is not asked (nor its regex compiled).
-                if !verdicts.may_want(i, cx.text()) || !link.handler.should_handle(cx) {
+                if !verdicts.may_want(i, cx.text()) {
+                    continue;
+                }
+                let wants =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| link.handler.should_handle(cx)))
+                        .map_err(|panic| {
+                        Stop::panicked(
+                            &format!("handler {} (line {})", link.handler_name, link.line),
+                            panic,
+                        )
+                    })?;
+                if !wants {
                     continue;
                 }
                 let started = Instant::now();
-                let handled = link.handler.handle(cx).await;
+                let handled = AssertUnwindSafe(link.handler.handle(cx))
+                    .catch_unwind()
+                    .await
+                    .map_err(|panic| {
+                        Stop::panicked(
+                            &format!("handler {} (line {})", link.handler_name, link.line),
+                            panic,
+                        )
+                    })?;
                 // The row read with the claim is only good for the first handler that runs:
                 // this one may have changed the user (set_locale, thumb_up).
                 cx.forget_prefetched_user();
@@ -305,9 +341,13 @@ impl Pipeline {
                     )));
                 }
                 for sender in senders {
-                    let messages = sender.build(cx).map_err(|e| {
-                        Stop::Permanent(format!("a sender of line {}: {e}", link.line))
-                    })?;
+                    let messages = std::panic::catch_unwind(AssertUnwindSafe(|| sender.build(cx)))
+                        .map_err(|panic| {
+                            Stop::panicked(&format!("a sender of line {}", link.line), panic)
+                        })?
+                        .map_err(|e| {
+                            Stop::Permanent(format!("a sender of line {}: {e}", link.line))
+                        })?;
                     for message in messages {
                         let this = seq;
                         seq += 1;
@@ -355,13 +395,13 @@ impl Pipeline {
         }
         let event_id = cx.event.inbox_id;
         let started = Instant::now();
-        let result = cx.graph().send(&message.body).await;
+        let result = self.services.graph.send(message.body()).await;
         self.metrics.graph_send_time(started.elapsed());
         let mut record = NewDelivery {
             event_id,
             seq,
             psid: cx.event.psid.clone(),
-            request: message.body.to_string(),
+            request: message.body().to_string(),
             status: deliveries::SENT.to_owned(),
             message_id: None,
             error_code: None,

@@ -21,7 +21,7 @@ use super::FakeGraph;
 use crate::Registry;
 use crate::config::Settings;
 use crate::startup::{Application, StartError, StopHandle};
-use crate::store::{InboxEvent, Store, inbox};
+use crate::store::{InboxEvent, Store, StoreError, inbox};
 use crate::webhook::signature::sign_sha256;
 
 /// The app secret every [`TestApp`] checks signatures with.
@@ -53,6 +53,7 @@ impl TestDatabase {
     /// # Panics
     ///
     /// If the folder cannot be created; [`TestDatabase::try_sqlite`] returns the error instead.
+    #[cfg(any(test, feature = "testing"))]
     pub fn sqlite() -> Self {
         Self::try_sqlite().expect("cannot create a temporary folder")
     }
@@ -78,6 +79,7 @@ impl TestDatabase {
 
     /// A new database on the Postgres server of `admin_url` (which names any database the
     /// test may connect to, e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
+    #[cfg(any(test, feature = "testing"))]
     pub fn postgres(admin_url: &str) -> Self {
         let name = format!("pagebot_test_{}", random_suffix());
         let mut admin = diesel::PgConnection::establish(admin_url)
@@ -104,6 +106,7 @@ impl TestDatabase {
     }
 
     /// Postgres when `PAGEBOT_TEST_DATABASE_URL` is set, else SQLite.
+    #[cfg(any(test, feature = "testing"))]
     pub fn from_env() -> Self {
         match std::env::var("PAGEBOT_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => Self::postgres(&url),
@@ -195,6 +198,7 @@ impl TestBot {
 
 impl TestApp {
     /// Starts the demo bot on `database`.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn spawn(database: TestDatabase) -> Self {
         Self::spawn_bot(database, TestBot::demo())
             .await
@@ -203,7 +207,12 @@ impl TestApp {
 
     /// Starts `bot` on `database`; the error is what `serve` would have printed.
     pub async fn spawn_bot(database: TestDatabase, bot: TestBot) -> Result<Self, StartError> {
-        let graph = FakeGraph::start().await;
+        let graph = FakeGraph::try_start()
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                source,
+            })?;
         let settings = test_settings(&database, &bot, &graph);
         let app = Application::build(settings, bot.registry).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -213,7 +222,7 @@ impl TestApp {
             let url = database.url().to_owned();
             tokio::task::spawn_blocking(move || Store::connect(&url, 2))
                 .await
-                .expect("store task")?
+                .map_err(|e| StoreError::Task(e.to_string()))??
         };
         Ok(Self {
             address,
@@ -232,6 +241,7 @@ impl TestApp {
     }
 
     /// POSTs `body` to /webhook signed with [`TEST_APP_SECRET`], as Facebook would.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn post_webhook(&self, body: &[u8]) -> reqwest::Response {
         let signature = sign_sha256(TEST_APP_SECRET.as_bytes(), body);
         self.post_webhook_with(body, &[("X-Hub-Signature-256", signature.as_str())])
@@ -239,6 +249,7 @@ impl TestApp {
     }
 
     /// POSTs a built [`Webhook`](super::Webhook), signed with [`TEST_APP_SECRET`].
+    #[cfg(any(test, feature = "testing"))]
     pub async fn post(&self, webhook: &super::Webhook) -> reqwest::Response {
         self.post_webhook(&webhook.body()).await
     }
@@ -260,6 +271,7 @@ impl TestApp {
     }
 
     /// POSTs `body` to /webhook with exactly these extra headers.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn post_webhook_with(
         &self,
         body: &[u8],
@@ -277,6 +289,7 @@ impl TestApp {
     }
 
     /// GETs `path_and_query` from the server.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path_and_query}", self.address))
@@ -294,11 +307,13 @@ impl TestApp {
     }
 
     /// Every inbox row.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn inbox(&self) -> Vec<InboxEvent> {
         self.store.run(inbox::all).await.expect("inbox query")
     }
 
     /// Waits until no event is pending (processed, failed or dead), or panics after `timeout`.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn wait_until_processed(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {

@@ -187,6 +187,7 @@ impl Conversation {
     /// # Panics
     ///
     /// If the demo bot cannot start.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn start(database: TestDatabase) -> Self {
         Self::new(TestApp::spawn(database).await)
     }
@@ -580,6 +581,7 @@ impl<'a> User<'a> {
     /// # Panics
     ///
     /// If the database fails.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn set_locale(&self, locale: &str) {
         if let Err(e) = self.bot.set_locale(self, locale).await {
             panic!("cannot set the locale of {}: {e}", self.name);
@@ -711,6 +713,7 @@ impl<'a> Turn<'a> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl<'a> IntoFuture for Turn<'a> {
     type Output = TurnOutcome;
     type IntoFuture = Pin<Box<dyn Future<Output = TurnOutcome> + Send + 'a>>;

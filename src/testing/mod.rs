@@ -10,8 +10,11 @@
 //! - [`Transcript`]: the same conversations written in YAML (`pagebot simulate --script`).
 //! - [`BotMessage`]: a Send API body read back and rendered as the user sees it.
 //!
-//! Nothing here is used by the server at run time except by `pagebot simulate`. Helpers in this
-//! module panic with a readable message when an expectation fails: they are meant for tests.
+//! Public with the `testing` feature (`pagebot = { version = "..", features = ["testing"] }` in
+//! a bot's `[dev-dependencies]`). The server never uses it; `pagebot simulate` runs on the part
+//! that reports mismatches as values, which every build compiles. The helpers that panic with a
+//! readable message when an expectation fails (`TestApp::spawn`, awaiting a [`Turn`],
+//! [`FakeGraph::assert_sent_text`], ...) exist only with the feature: they are meant for tests.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -24,6 +27,8 @@
 //! ```
 
 #![deny(missing_docs)]
+// Without the feature, the crate uses only what `simulate` needs.
+#![cfg_attr(not(any(test, feature = "testing")), allow(dead_code, unused_imports))]
 
 pub mod fake_graph;
 

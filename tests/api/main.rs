@@ -13,6 +13,7 @@ mod demo;
 mod durability;
 mod handlers;
 mod ingress;
+mod panics;
 mod pipeline;
 mod readme;
 mod senders;

@@ -139,6 +139,7 @@ impl FakeGraph {
     /// # Panics
     ///
     /// If no loopback port can be bound; use [`FakeGraph::try_start`] to get the error instead.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn start() -> Self {
         match Self::try_start().await {
             Ok(fake) => fake,
@@ -222,6 +223,7 @@ impl FakeGraph {
     /// # Panics
     ///
     /// If it was not, listing the texts that were.
+    #[cfg(any(test, feature = "testing"))]
     pub fn assert_sent_text(&self, psid: &str, text: &str) {
         let texts = self.texts_to(psid);
         assert!(
@@ -281,6 +283,7 @@ impl FakeGraph {
     /// # Panics
     ///
     /// If `timeout` passes first, showing what was sent and rejected.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn wait_for_sent(&self, n: usize, timeout: Duration) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
