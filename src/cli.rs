@@ -12,10 +12,13 @@
 
 use std::process::ExitCode;
 
+use std::path::{Path, PathBuf};
+
 use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::Registry;
-use crate::config::{BotArgs, ServeArgs, Settings};
+use crate::config::{self, BotArgs, ConfigError, SecretFlags, ServeArgs, Settings};
 use crate::exit;
 use crate::startup::Application;
 use crate::store::StoreError;
@@ -24,6 +27,10 @@ use crate::store::StoreError;
 #[derive(Debug, Parser)]
 #[command(name = "pagebot", version, about)]
 struct Cli {
+    /// Settings file (TOML; every key in the README's table). Default: ./pagebot.toml if it
+    /// exists. The environment and flags override what it sets.
+    #[arg(long, global = true, env = "PAGEBOT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -93,14 +100,10 @@ enum InboxCommand {
 
 #[derive(Debug, clap::Args)]
 struct DatabaseArgs {
-    /// Database: `sqlite://FILE` or `postgres://...`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://pagebot.db",
-        hide_env_values = true
-    )]
-    database_url: String,
+    /// Database: `sqlite://FILE` (default: sqlite://pagebot.db) or `postgres://...`; also
+    /// DATABASE_URL or `database_url` in pagebot.toml.
+    #[arg(long)]
+    database_url: Option<SecretString>,
 }
 
 /// Parses the process's arguments and runs the command with `registry`: the whole `pagebot`
@@ -110,6 +113,7 @@ pub fn run(registry: Registry) -> ExitCode {
 }
 
 fn thread_settings(
+    config: Option<&Path>,
     command: crate::thread_settings::ThreadSettingsCommand,
     registry: &Registry,
 ) -> ExitCode {
@@ -120,7 +124,7 @@ fn thread_settings(
             return ExitCode::from(exit::COULD_NOT_RUN);
         }
     };
-    ExitCode::from(runtime.block_on(crate::thread_settings::run(command, registry)))
+    ExitCode::from(runtime.block_on(crate::thread_settings::run(config, command, registry)))
 }
 
 /// [`run`] with the given arguments (the first is the program name).
@@ -149,26 +153,47 @@ where
     let _ =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_filter))
             .try_init();
+    let config = cli.config.as_deref();
     match cli.command {
-        Command::Serve(args) => serve(args, registry),
-        Command::Check { bot, strict } => check(&bot, strict, &registry),
-        Command::Inbox(command) => inbox(command),
-        Command::Simulate(args) => ExitCode::from(crate::simulate::run(args, registry)),
-        Command::ThreadSettings(command) => thread_settings(command, &registry),
+        Command::Serve(args) => serve(config, args, registry),
+        Command::Check { bot, strict } => check(config, &bot, strict, &registry),
+        Command::Inbox(command) => inbox(config, command),
+        Command::Simulate(args) => ExitCode::from(crate::simulate::run(config, args, registry)),
+        Command::ThreadSettings(command) => thread_settings(config, command, &registry),
     }
 }
 
-fn inbox(command: InboxCommand) -> ExitCode {
+/// Prints a settings error; the exit code of a refused input.
+fn refused(error: &ConfigError) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(exit::FINDING)
+}
+
+fn inbox(config: Option<&Path>, command: InboxCommand) -> ExitCode {
+    let db = match &command {
+        InboxCommand::Stats(db)
+        | InboxCommand::Dead { db, .. }
+        | InboxCommand::Replay { db, .. }
+        | InboxCommand::Purge { db, .. } => db,
+    };
+    let secrets = SecretFlags {
+        database_url: db.database_url.clone(),
+        ..SecretFlags::default()
+    };
+    let loaded = match config::load(config, &BotArgs::default(), secrets) {
+        Ok(loaded) => loaded,
+        Err(e) => return refused(&e),
+    };
+    let url = loaded.values.database_url.expose_secret();
     let result = match command {
-        InboxCommand::Stats(db) => crate::admin::stats(&db.database_url),
-        InboxCommand::Dead { db, limit } => crate::admin::dead(&db.database_url, limit),
-        InboxCommand::Replay { db, id, .. } => {
-            crate::admin::replay(&db.database_url, id).map(|n| format!("{n} event(s) requeued\n"))
+        InboxCommand::Stats(_) => crate::admin::stats(url),
+        InboxCommand::Dead { limit, .. } => crate::admin::dead(url, limit),
+        InboxCommand::Replay { id, .. } => {
+            crate::admin::replay(url, id).map(|n| format!("{n} event(s) requeued\n"))
         }
         InboxCommand::Purge {
-            db,
-            older_than_days,
-        } => crate::admin::purge(&db.database_url, older_than_days)
+            older_than_days, ..
+        } => crate::admin::purge(url, older_than_days)
             .map(|n| format!("{n} done event(s) older than {older_than_days} day(s) deleted\n")),
     };
     match result {
@@ -186,13 +211,10 @@ fn inbox(command: InboxCommand) -> ExitCode {
     }
 }
 
-fn serve(args: ServeArgs, registry: Registry) -> ExitCode {
-    let settings = match Settings::from_serve_args(args) {
+fn serve(config: Option<&Path>, args: ServeArgs, registry: Registry) -> ExitCode {
+    let settings = match Settings::load(config, args) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::FINDING);
-        }
+        Err(e) => return refused(&e),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -219,7 +241,11 @@ fn serve(args: ServeArgs, registry: Registry) -> ExitCode {
     })
 }
 
-fn check(args: &BotArgs, strict: bool, registry: &Registry) -> ExitCode {
+fn check(config: Option<&Path>, bot: &BotArgs, strict: bool, registry: &Registry) -> ExitCode {
+    let args = match config::load(config, bot, SecretFlags::default()) {
+        Ok(loaded) => loaded.bot(),
+        Err(e) => return refused(&e),
+    };
     let report = crate::check::check(registry, &args.policy, &args.locales, &args.default_locale);
     for finding in &report.findings {
         eprintln!("{finding}");

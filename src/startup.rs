@@ -4,6 +4,7 @@
 //! listener) before anything is served, so a broken routing.yaml stops the start with its
 //! file and line. Tests build it with port 0 and ask [`Application::port`].
 
+use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -141,7 +142,7 @@ impl Application {
             let url = settings.database_url.clone();
             let size = settings.db_pool_size;
             tokio::task::spawn_blocking(move || {
-                let store = Store::connect(&url, size)?;
+                let store = Store::connect(url.expose_secret(), size)?;
                 // The acknowledgment waits for the inbox commit: it gets connections of its
                 // own, so that it never queues behind the pipeline's workers for one. Its
                 // statements, and the journal's, are planned once (see `Planning::OnceByKey`).

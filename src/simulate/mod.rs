@@ -12,7 +12,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use crate::config::BotArgs;
+use crate::config::{BotArgs, SecretFlags};
 use crate::exit;
 use crate::registry::Registry;
 use crate::testing::conversation::resolve_tap;
@@ -55,8 +55,16 @@ pub struct SimulateArgs {
     pub user: String,
 }
 
-/// Runs `simulate` with `registry`; returns the exit code.
-pub fn run(args: SimulateArgs, registry: Registry) -> u8 {
+/// Runs `simulate` with `registry`, the policy and locales found as `serve` finds them
+/// (`config` is the settings file `--config` names, if any); returns the exit code.
+pub fn run(config: Option<&std::path::Path>, args: SimulateArgs, registry: Registry) -> u8 {
+    let files = match crate::config::load(config, &args.bot, SecretFlags::default()) {
+        Ok(loaded) => loaded.bot(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FINDING;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -65,10 +73,10 @@ pub fn run(args: SimulateArgs, registry: Registry) -> u8 {
         }
     };
     let bot = TestBot {
-        policy: args.bot.policy.clone(),
-        locales: args.bot.locales.clone(),
+        policy: files.policy,
+        locales: files.locales,
         registry,
-        default_locale: args.bot.default_locale.clone(),
+        default_locale: files.default_locale,
     };
     if args.script.is_empty() {
         let stdin = std::io::stdin();

@@ -17,13 +17,23 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
-/// Which database a URL selects.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which database a URL selects. Its Debug output leaves the Postgres URL out: it may hold a
+/// password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {
     /// `postgres://` or `postgresql://`: the URL is handed to libpq as is.
     Postgres(String),
     /// `sqlite://PATH` or `sqlite:PATH`: a file path.
     Sqlite(String),
+}
+
+impl std::fmt::Debug for DatabaseTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Postgres(_) => f.write_str("Postgres(<redacted>)"),
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+        }
+    }
 }
 
 impl DatabaseTarget {
@@ -169,3 +179,16 @@ impl diesel::r2d2::ManageConnection for DbManager {
 
 /// How long a caller waits for a free pooled connection.
 pub const POOL_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseTarget;
+
+    #[test]
+    fn a_postgres_url_is_not_in_debug_output() {
+        let target = DatabaseTarget::parse("postgres://u:very-secret@db/pagebot").unwrap();
+        assert_eq!(format!("{target:?}"), "Postgres(<redacted>)");
+        let target = DatabaseTarget::parse("sqlite://pagebot.db").unwrap();
+        assert_eq!(format!("{target:?}"), "Sqlite(\"pagebot.db\")");
+    }
+}

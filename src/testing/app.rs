@@ -347,7 +347,7 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         policy: bot.policy.clone(),
         locales: bot.locales.clone(),
         default_locale: bot.default_locale.clone(),
-        database_url: database.url().to_owned(),
+        database_url: SecretString::from(database.url()),
         db_pool_size: 6,
         app_secret: Some(SecretString::from(TEST_APP_SECRET)),
         verify_token: Some(SecretString::from(TEST_VERIFY_TOKEN)),

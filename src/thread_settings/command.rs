@@ -14,12 +14,13 @@ use secrecy::SecretString;
 use super::desired::desired_profile;
 use super::diff::diff;
 use super::{Call, Field, Profile, render};
-use crate::config::BotArgs;
+use crate::config::{BotArgs, BotFiles, Layered, SecretFlags};
 use crate::graph::{DEFAULT_TIMEOUT, GraphClient, GraphError, GraphSettings};
 use crate::i18n::Locales;
 use crate::policy::Policy;
 use crate::registry::Registry;
 use crate::startup::{StartError, load_bot};
+use serde::Serialize;
 
 /// Exit code: done, or in sync.
 pub const EXIT_OK: u8 = crate::exit::OK;
@@ -80,38 +81,72 @@ pub enum ThreadSettingsCommand {
     },
 }
 
-/// Where the Graph API is and which credentials to present (each also an environment
-/// variable, as for `serve`).
-#[derive(Debug, Clone, clap::Args)]
+/// Where the Graph API is and which credentials to present (each also a setting of
+/// pagebot.toml and an environment variable, as for `serve`).
+#[derive(Debug, Clone, Default, clap::Args, Serialize)]
 pub struct GraphArgs {
     /// The Page access token.
-    #[arg(long, env = "PAGEBOT_PAGE_TOKEN", hide_env_values = true)]
+    #[arg(long)]
+    #[serde(skip)]
     pub page_token: Option<SecretString>,
     /// The app secret, to sign calls with appsecret_proof (optional).
-    #[arg(long, env = "PAGEBOT_APP_SECRET", hide_env_values = true)]
+    #[arg(long)]
+    #[serde(skip)]
     pub app_secret: Option<SecretString>,
-    /// Graph API base URL.
-    #[arg(
-        long,
-        env = "PAGEBOT_GRAPH_URL",
-        default_value = crate::graph::DEFAULT_BASE_URL
-    )]
-    pub graph_url: String,
-    /// Graph API version.
-    #[arg(long, env = "PAGEBOT_GRAPH_VERSION", default_value = crate::graph::DEFAULT_VERSION)]
-    pub graph_version: String,
+    /// Graph API base URL [default: https://graph.facebook.com].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_url: Option<String>,
+    /// Graph API version [default: v25.0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_version: Option<String>,
+}
+
+/// The flags of one command, as a layer over the file and the environment.
+#[derive(Serialize)]
+struct Flags<'a> {
+    #[serde(flatten)]
+    bot: &'a BotArgs,
+    #[serde(flatten)]
+    graph: &'a GraphArgs,
 }
 
 /// Runs one `thread-settings` command, printing to stdout (results) and stderr (errors, the
-/// prompt), and returns the exit code. `registry` is the one the policy is compiled with.
-pub async fn run(command: ThreadSettingsCommand, registry: &Registry) -> u8 {
-    let result = match command {
-        ThreadSettingsCommand::Show { graph, json } => show(&graph, json).await,
-        ThreadSettingsCommand::Plan { bot, graph } => sync(registry, &bot, &graph, None).await,
-        ThreadSettingsCommand::Apply { bot, graph, yes } => {
-            sync(registry, &bot, &graph, Some(yes)).await
+/// prompt), and returns the exit code. `registry` is the one the policy is compiled with;
+/// `config` the settings file named by `--config`, if any.
+pub async fn run(
+    config: Option<&std::path::Path>,
+    command: ThreadSettingsCommand,
+    registry: &Registry,
+) -> u8 {
+    let no_bot = BotArgs::default();
+    let (bot, graph) = match &command {
+        ThreadSettingsCommand::Show { graph, .. } | ThreadSettingsCommand::Delete { graph, .. } => {
+            (&no_bot, graph)
         }
-        ThreadSettingsCommand::Delete { graph, fields, yes } => delete(&graph, fields, yes).await,
+        ThreadSettingsCommand::Plan { bot, graph }
+        | ThreadSettingsCommand::Apply { bot, graph, .. } => (bot, graph),
+    };
+    let secrets = SecretFlags {
+        page_token: graph.page_token.clone(),
+        app_secret: graph.app_secret.clone(),
+        ..SecretFlags::default()
+    };
+    let loaded = match crate::config::load(config, &Flags { bot, graph }, secrets) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let files = loaded.bot();
+    let graph = &loaded.values;
+    let result = match command {
+        ThreadSettingsCommand::Show { json, .. } => show(graph, json).await,
+        ThreadSettingsCommand::Plan { .. } => sync(registry, &files, graph, None).await,
+        ThreadSettingsCommand::Apply { yes, .. } => sync(registry, &files, graph, Some(yes)).await,
+        ThreadSettingsCommand::Delete { fields, yes, .. } => delete(graph, fields, yes).await,
     };
     match result {
         Ok(code) => code,
@@ -151,7 +186,7 @@ impl Failure {
     }
 }
 
-async fn show(graph: &GraphArgs, json: bool) -> Result<u8, Failure> {
+async fn show(graph: &Layered, json: bool) -> Result<u8, Failure> {
     let client = client(graph)?;
     let live = fetch(&client).await?;
     if json {
@@ -167,8 +202,8 @@ async fn show(graph: &GraphArgs, json: bool) -> Result<u8, Failure> {
 /// `plan` (`apply` is `None`) or `apply` (`Some(yes)`).
 async fn sync(
     registry: &Registry,
-    bot: &BotArgs,
-    graph: &GraphArgs,
+    bot: &BotFiles,
+    graph: &Layered,
     apply: Option<bool>,
 ) -> Result<u8, Failure> {
     let (policy, desired) = desired(registry, bot)?;
@@ -215,7 +250,7 @@ async fn sync(
     }
 }
 
-async fn delete(graph: &GraphArgs, fields: Vec<Field>, yes: bool) -> Result<u8, Failure> {
+async fn delete(graph: &Layered, fields: Vec<Field>, yes: bool) -> Result<u8, Failure> {
     let mut fields = if fields.is_empty() {
         Field::ALL.to_vec()
     } else {
@@ -234,7 +269,7 @@ async fn delete(graph: &GraphArgs, fields: Vec<Field>, yes: bool) -> Result<u8, 
 /// Loads the policy and locales the way `serve` does, then builds the desired profile.
 fn desired(
     registry: &Registry,
-    bot: &BotArgs,
+    bot: &BotFiles,
 ) -> Result<(std::sync::Arc<Policy>, Profile), Failure> {
     let (locales, policy) = load_bot(registry, &bot.policy, &bot.locales, &bot.default_locale)
         .map_err(|e| match e {
@@ -254,7 +289,7 @@ fn build(policy: &Policy, locales: &Locales) -> Result<Profile, Failure> {
     })
 }
 
-fn client(graph: &GraphArgs) -> Result<GraphClient, Failure> {
+fn client(graph: &Layered) -> Result<GraphClient, Failure> {
     let Some(token) = &graph.page_token else {
         return Err(Failure::new(
             "error: missing setting: set PAGEBOT_PAGE_TOKEN (or --page-token) to the Page access \

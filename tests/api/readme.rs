@@ -261,3 +261,110 @@ fn the_routing_excerpt_is_a_valid_policy_for_the_shipped_locales() {
         );
     }
 }
+
+/// The README's settings table, without the list item's indent.
+fn settings_table(readme: &str) -> String {
+    let start_marker = "<!-- settings table: generated from src/config/table.rs";
+    let start = readme
+        .find(start_marker)
+        .expect("the settings table's start marker");
+    let start = start + readme[start..].find('\n').expect("a line end") + 1;
+    let end = start
+        + readme[start..]
+            .find("<!-- end of settings table -->")
+            .expect("the settings table's end marker");
+    readme[start..end]
+        .lines()
+        .map(|line| format!("{}\n", line.strip_prefix("   ").unwrap_or(line)))
+        .collect::<String>()
+        .trim_end_matches([' ', '\n'])
+        .to_owned()
+        + "\n"
+}
+
+#[test]
+fn the_readme_table_is_every_setting_with_its_default() {
+    let want = pagebot::config::table::markdown_table();
+    let got = settings_table(&readme());
+    assert_eq!(
+        got, want,
+        "the README's settings table differs from src/config/table.rs; paste this:\n{want}"
+    );
+}
+
+#[test]
+fn the_example_config_sets_every_setting_to_its_default_and_serve_reads_it() {
+    let text = std::fs::read_to_string(repo("pagebot.example.toml")).expect("the example");
+    for setting in pagebot::config::table::SETTINGS {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.trim_start_matches("# ")
+                    .starts_with(&format!("{} = ", setting.key))
+            })
+            .unwrap_or_else(|| panic!("pagebot.example.toml does not show {}", setting.key));
+        if let Some(default) = setting.default {
+            assert!(
+                line.ends_with(default),
+                "{line} is not the default {default}"
+            );
+        }
+        // Settings without a default (the secrets among them) are shown commented out.
+        assert_eq!(line.starts_with('#'), setting.default.is_none(), "{line}");
+    }
+    let args = pagebot::config::ServeArgs {
+        dev: true,
+        ..Default::default()
+    };
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("pagebot.example.toml");
+    let from_file = pagebot::config::Settings::load_with_env(Some(&example), args.clone(), [])
+        .expect("the example loads");
+    let defaults = pagebot::config::Settings::load_with_env(None, args, []).unwrap();
+    assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+}
+
+#[test]
+fn a_pagebot_toml_in_the_folder_is_read_and_a_mistake_in_it_named_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pagebot.toml"),
+        format!(
+            "# the demo bot\npolicy = {:?}\nlocales = {:?}\n",
+            repo("routing.yaml"),
+            repo("locales")
+        ),
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .arg("check")
+        .current_dir(dir.path())
+        .env_remove("PAGEBOT_POLICY")
+        .env_remove("PAGEBOT_LOCALES")
+        .env_remove("PAGEBOT_CONFIG")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(0), "{out}");
+    assert!(
+        out.starts_with(&format!("{}: ok", repo("routing.yaml"))),
+        "{out}"
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "workers = 4\npolcy = \"routing.yaml\"\n").unwrap();
+    let serve = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .args(["serve", "--dev", "--config"])
+        .arg(&bad)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:2: unknown setting \"polcy\" (known: ",
+            bad.display()
+        )),
+        "{err}"
+    );
+}
