@@ -8,6 +8,8 @@
 //! ```
 //!
 //! Commands: `serve`, `check`, `inbox`, `simulate`. Each arm calls one library function.
+//! `serve` and `simulate` run the registry's own migrations ([`Registry::migrations`]) after
+//! pagebot's; `check` refuses their versions if they clash; `inbox` runs only pagebot's.
 
 use std::process::ExitCode;
 
