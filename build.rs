@@ -11,6 +11,8 @@ fn main() {
     // directory added later: without this line a new migration is silently left out of the
     // binary until some source file changes.
     println!("cargo::rerun-if-changed=migrations");
+    // The same for the app migrations the tests embed.
+    println!("cargo::rerun-if-changed=tests/fixtures/app_migrations");
     println!("cargo::rerun-if-env-changed=PAGEBOT_TEST_DATABASE_URL");
     if std::env::var_os("PAGEBOT_TEST_DATABASE_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=pagebot_postgres_tests");

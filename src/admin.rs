@@ -10,7 +10,8 @@ use crate::store::{DatabaseTarget, Store, StoreError, inbox, now_ms};
 
 /// Opens the inbox the commands look into. A SQLite file that does not exist is refused,
 /// naming the path tried: opening it would create an empty database there and report zeros
-/// (a command run from another folder than the server's).
+/// (a command run from another folder than the server's). Only pagebot's migrations are run:
+/// the commands read the inbox, never an app's own tables, which `serve` migrates.
 fn open_existing(database_url: &str) -> Result<Store, StoreError> {
     if let DatabaseTarget::Sqlite(path) = DatabaseTarget::parse(database_url)? {
         let path = std::path::Path::new(&path);

@@ -96,6 +96,9 @@ pub fn check(
     if let Err(e) = registry.check() {
         report.push(Level::Error, None, e.to_string());
     }
+    if let Some(Err(e)) = registry.app_migrations().map(|m| m.check()) {
+        report.push(Level::Error, None, e.to_string());
+    }
     let locales = match Locales::load(locales_dir, default_locale) {
         Ok(locales) => locales,
         Err(I18nError::Syntax(problems)) => {

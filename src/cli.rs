@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Commands: `serve`, `check`, `inbox`, `simulate`, `thread-settings`. Each arm calls one
-//! library function. Every command exits 0, 1 or 2 as [`crate::exit`] says.
+//! library function. Every command exits 0, 1 or 2 as [`crate::exit`] says. `serve` and
+//! `simulate` run the registry's own migrations ([`Registry::migrations`]) after pagebot's;
+//! `check` refuses their versions if they clash; `inbox` runs only pagebot's.
 
 use std::process::ExitCode;
 

@@ -20,7 +20,9 @@ pub(crate) fn for_start_error(error: &crate::startup::StartError) -> u8 {
     use crate::startup::StartError;
     match error {
         StartError::Registry(_) | StartError::Locales(_) | StartError::Policy(_) => FINDING,
-        StartError::Store(crate::store::StoreError::Config(_)) => FINDING,
+        StartError::Store(
+            crate::store::StoreError::Config(_) | crate::store::StoreError::MigrationClash(_),
+        ) => FINDING,
         StartError::Store(_) | StartError::Graph(_) | StartError::Bind { .. } => COULD_NOT_RUN,
     }
 }

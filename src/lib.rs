@@ -14,6 +14,9 @@
 //! Application::build(settings, registry).await?.run_until_stopped().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! A bot whose handlers store rows of their own registers the migrations of its tables with
+//! [`Registry::migrations`]; they run after pagebot's ([`AppMigrations`]).
 #![deny(missing_docs)]
 
 pub mod admin;
@@ -50,3 +53,4 @@ pub use event::ReceivingType;
 pub use handlers::{Handler, HandlerError};
 pub use registry::Registry;
 pub use senders::{SendError, Sender};
+pub use store::AppMigrations;

@@ -1,7 +1,8 @@
 //! Handlers and senders by name: what routing.yaml's `handler:` and sender keys refer to.
 //!
 //! Each name maps to a constructor that reads typed `Args` (unknown keys are errors) from the
-//! link's `args`. The built-ins register exactly like a bot's own.
+//! link's `args`. The built-ins register exactly like a bot's own. A bot with tables of its own
+//! registers their migrations here too ([`Registry::migrations`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::handlers::{self, Handler};
 use crate::i18n::Locales;
 use crate::senders::{self, Sender};
+use crate::store::AppMigrations;
 
 /// What a constructor may look at while the policy loads.
 #[derive(Debug, Clone, Copy)]
@@ -62,11 +64,12 @@ type SenderFactory = Arc<
     dyn Fn(serde_json::Value, &BuildContext<'_>) -> Result<Arc<dyn Sender>, String> + Send + Sync,
 >;
 
-/// The named handlers and senders a policy can use.
+/// The named handlers and senders a policy can use, and the app's own migrations.
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: BTreeMap<String, HandlerFactory>,
     senders: BTreeMap<String, SenderFactory>,
+    migrations: Option<AppMigrations>,
     duplicates: Vec<String>,
 }
 
@@ -75,6 +78,7 @@ impl std::fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("handlers", &self.handler_names())
             .field("senders", &self.sender_names())
+            .field("migrations", &self.migrations)
             .finish()
     }
 }
@@ -174,6 +178,21 @@ impl Registry {
             self.duplicates.push(format!("sender {name}"));
         }
         self
+    }
+
+    /// Registers the app's own migrations, which `serve`, `simulate` and the test kit run after
+    /// pagebot's (see [`AppMigrations`] for what their versions must keep to). Registering a
+    /// second set is an error, like a name registered twice.
+    pub fn migrations(mut self, migrations: AppMigrations) -> Self {
+        if self.migrations.replace(migrations).is_some() {
+            self.duplicates.push("migrations".to_owned());
+        }
+        self
+    }
+
+    /// The app's migrations, if it registered any.
+    pub fn app_migrations(&self) -> Option<&AppMigrations> {
+        self.migrations.as_ref()
     }
 
     /// An error naming every name registered twice.

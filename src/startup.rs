@@ -141,8 +141,11 @@ impl Application {
         let (store, inbox_store, journal_store) = {
             let url = settings.database_url.clone();
             let size = settings.db_pool_size;
+            let app_migrations = registry.app_migrations().cloned();
             tokio::task::spawn_blocking(move || {
-                let store = Store::connect(url.expose_secret(), size)?;
+                // pagebot's migrations, then the app's.
+                let store =
+                    Store::connect_with(url.expose_secret(), size, app_migrations.as_ref())?;
                 // The acknowledgment waits for the inbox commit: it gets connections of its
                 // own, so that it never queues behind the pipeline's workers for one. Its
                 // statements, and the journal's, are planned once (see `Planning::OnceByKey`).

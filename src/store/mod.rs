@@ -20,6 +20,7 @@ macro_rules! per_backend {
 }
 
 pub mod account_links;
+mod app_migrations;
 mod conn;
 pub mod deliveries;
 pub mod echoes;
@@ -44,6 +45,7 @@ use tokio::sync::Semaphore;
 use diesel::r2d2::Pool;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub use app_migrations::{AppMigrations, MigrationClash};
 pub use conn::{DatabaseTarget, DbConn, DbManager, Planning};
 pub use deliveries::{Delivery, NewDelivery};
 pub use inbox::{InboxEvent, InboxGauges, InboxStats, NewInboxEvent, Status};
@@ -72,6 +74,9 @@ pub enum StoreError {
     /// Migrations could not be applied.
     #[error("database migrations: {0}")]
     Migration(String),
+    /// The app's migrations use a version that is not unique; nothing was run.
+    #[error("database migrations: {0}")]
+    MigrationClash(#[from] MigrationClash),
     /// Rows changed under a statement that expected them unchanged; nothing was written.
     #[error("database conflict: {0}")]
     Conflict(String),
@@ -106,17 +111,34 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects to `database_url`, runs pending migrations and returns the pool.
+    /// Connects to `database_url`, runs pagebot's pending migrations and returns the pool.
     ///
     /// Blocking: call it before the runtime's hot path (at start-up), or from
     /// `spawn_blocking`.
     pub fn connect(database_url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        Self::connect_with(database_url, pool_size, None)
+    }
+
+    /// [`Store::connect`], then the app's pending migrations, if any, after pagebot's (what
+    /// `serve` and `simulate` do with the registry's
+    /// [`app_migrations`](crate::Registry::app_migrations)).
+    ///
+    /// The app's versions are checked first ([`AppMigrations::check`]): a clash is refused
+    /// with [`StoreError::MigrationClash`] before the database is opened.
+    pub fn connect_with(
+        database_url: &str,
+        pool_size: u32,
+        app: Option<&AppMigrations>,
+    ) -> Result<Self, StoreError> {
+        if let Some(app) = app {
+            app.check()?;
+        }
         let target = DatabaseTarget::parse(database_url)?;
         let backend = target.backend_name();
         let target_is_sqlite = matches!(target, DatabaseTarget::Sqlite(_));
         let manager = DbManager::new(target.clone());
         let mut first = manager.open()?;
-        run_migrations(&mut first)?;
+        run_migrations(&mut first, app)?;
         drop(first);
         let pool_size = match target_is_sqlite {
             // SQLite has one writer, and a writer that finds the file locked sleeps in steps of
@@ -223,12 +245,42 @@ fn build_pool(manager: DbManager, size: u32) -> Result<Pool<DbManager>, StoreErr
         .map_err(|e| StoreError::Pool(e.to_string()))
 }
 
-fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
-    let result = match conn {
-        DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+/// Runs pagebot's pending migrations, then the app's.
+fn run_migrations(conn: &mut DbConn, app: Option<&AppMigrations>) -> Result<(), StoreError> {
+    type Failure = Box<dyn std::error::Error + Send + Sync>;
+    let pagebot = |e: Failure| StoreError::Migration(e.to_string());
+    let apps = |e: Failure| {
+        StoreError::Migration(format!("the app's migrations (pagebot's are applied): {e}"))
     };
-    result.map_err(|e| StoreError::Migration(e.to_string()))
+    match conn {
+        DbConn::Postgres(c) => {
+            c.run_pending_migrations(app_migrations::Embedded(&POSTGRES_MIGRATIONS))
+                .map_err(pagebot)?;
+            if let Some(app) = app {
+                c.run_pending_migrations(app.for_postgres()).map_err(apps)?;
+            }
+        }
+        DbConn::Sqlite(c) => {
+            c.run_pending_migrations(app_migrations::Embedded(&SQLITE_MIGRATIONS))
+                .map_err(pagebot)?;
+            if let Some(app) = app {
+                c.run_pending_migrations(app.for_sqlite()).map_err(apps)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The versions recorded in `__diesel_schema_migrations` (pagebot's and the app's), sorted.
+pub fn applied_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    let applied = match conn {
+        DbConn::Postgres(c) => c.applied_migrations(),
+        DbConn::Sqlite(c) => c.applied_migrations(),
+    }
+    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    let mut versions: Vec<String> = applied.iter().map(ToString::to_string).collect();
+    versions.sort();
+    Ok(versions)
 }
 
 /// Runs `f` in a write transaction: on SQLite a `BEGIN IMMEDIATE` one, so that two writers

@@ -214,15 +214,18 @@ impl TestApp {
                 source,
             })?;
         let settings = test_settings(&database, &bot, &graph);
+        let app_migrations = bot.registry.app_migrations().cloned();
         let app = Application::build(settings, bot.registry).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let stop = app.stop_handle();
         let server = tokio::spawn(app.run_until_stopped());
         let store = {
             let url = database.url().to_owned();
-            tokio::task::spawn_blocking(move || Store::connect(&url, 2))
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))??
+            tokio::task::spawn_blocking(move || {
+                Store::connect_with(&url, 2, app_migrations.as_ref())
+            })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??
         };
         Ok(Self {
             address,

@@ -5,6 +5,7 @@
 mod helpers;
 mod i18n;
 
+mod app_migrations;
 mod binary;
 mod chains;
 mod cli;
