@@ -1,7 +1,7 @@
 //! pagebot: a framework and server for Facebook Messenger Page bots.
 //!
 //! A webhook verifies and stores every Messenger event, a worker classifies it into a
-//! [`ReceivingType`](event::ReceivingType), runs the chain of [handlers](handlers::Handler)
+//! [`ReceivingType`], runs the chain of [handlers](handlers::Handler)
 //! that `routing.yaml` names for that type, and delivers what their
 //! [senders](senders::Sender) build through the Graph Send API, localized with Fluent.
 //!

@@ -2,7 +2,8 @@
 //! SQLite.
 //!
 //! Queries are plain functions on `&mut DbConn`, written once; the few statements that differ
-//! between backends `match` on the connection with both arms side by side ([`with_conn!`]).
+//! between backends `match` on the connection with both arms side by side (this module's
+//! `per_backend!` macro).
 //! Diesel is blocking, so async callers go through [`Store::run`], which borrows a pooled
 //! connection on tokio's blocking threads.
 

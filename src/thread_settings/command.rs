@@ -93,7 +93,7 @@ pub struct GraphArgs {
     #[arg(long)]
     #[serde(skip)]
     pub app_secret: Option<SecretString>,
-    /// Graph API base URL [default: https://graph.facebook.com].
+    /// Graph API base URL [default: `https://graph.facebook.com`].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graph_url: Option<String>,
