@@ -15,6 +15,7 @@ mod handlers;
 mod ingress;
 mod pipeline;
 mod readme;
+mod schema;
 mod senders;
 mod simulate;
 mod thread_settings;
