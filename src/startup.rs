@@ -138,7 +138,7 @@ impl Application {
             &settings.locales,
             &settings.default_locale,
         )?;
-        let (store, inbox_store, journal_store) = {
+        let (store, inbox_store, journal_store, claim_store) = {
             let url = settings.database_url.clone();
             let size = settings.db_pool_size;
             let app_migrations = registry.app_migrations().cloned();
@@ -151,12 +151,17 @@ impl Application {
                 // statements, and the journal's, are planned once (see `Planning::OnceByKey`).
                 let in_flight = u32::try_from(store.commits_in_flight()).unwrap_or(1);
                 let inbox_store = store.with_own_connections(in_flight, Planning::OnceByKey)?;
-                // SQLite's one connection keeps the journal in the workers' queue, as before.
-                let journal_store = match store.backend() {
-                    "postgres" => store.with_own_connections(in_flight, Planning::OnceByKey)?,
-                    _ => store.clone(),
+                // SQLite's one connection keeps the journal and the claim in the workers'
+                // queue, as before. On Postgres the claim (one at a time) has a connection of
+                // its own that plans it once (see `Planning::Claim`).
+                let (journal_store, claim_store) = match store.backend() {
+                    "postgres" => (
+                        store.with_own_connections(in_flight, Planning::OnceByKey)?,
+                        store.with_own_connections(1, Planning::Claim)?,
+                    ),
+                    _ => (store.clone(), store.clone()),
                 };
-                Ok::<_, StoreError>((store, inbox_store, journal_store))
+                Ok::<_, StoreError>((store, inbox_store, journal_store, claim_store))
             })
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??
@@ -196,6 +201,7 @@ impl Application {
         let pipeline = Pipeline::new(
             services,
             journal_store,
+            claim_store,
             Bot { policy, locales },
             metrics.clone(),
             PipelineSettings {

@@ -66,6 +66,8 @@ pub struct Pipeline {
     throttle: Arc<PageThrottle>,
     wake: Arc<Notify>,
     journal: GroupCommit<journal::Entry>,
+    /// Where the claims run (see [`Pipeline::new`]).
+    claims: Store,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -78,13 +80,15 @@ impl std::fmt::Debug for Pipeline {
 
 impl Pipeline {
     /// A pipeline over `services` routing with `bot`'s policy, its journal (deliveries and
-    /// outcomes) committed through `journal_store` (the services' store, or one over the same
-    /// database with connections of its own).
+    /// outcomes) committed through `journal_store` and its claims made through `claim_store`
+    /// (each the services' store, or one over the same database with connections of its own:
+    /// on Postgres the claim's plan wants [`crate::store::Planning::Claim`]).
     ///
     /// Starts its writer task: call it within a tokio runtime.
     pub fn new(
         services: Arc<Services>,
         journal_store: Store,
+        claim_store: Store,
         bot: Bot,
         metrics: Arc<Metrics>,
         settings: PipelineSettings,
@@ -93,6 +97,7 @@ impl Pipeline {
         let journal = GroupCommit::start(journal_store, in_flight, JOURNAL_GROUP_ROWS);
         Self {
             journal,
+            claims: claim_store,
             services,
             metrics,
             bot: Arc::new(arc_swap::ArcSwap::from_pointee(bot)),
@@ -190,8 +195,7 @@ impl Pipeline {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         // Only a policy with `user_profile` uses the users' rows: others skip the read.
         let read_users = self.bot.load().policy.stores_users();
-        self.services
-            .store
+        self.claims
             .run(move |conn| {
                 let events = inbox::claim(conn, lease_ms, limit)?;
                 // Only an event tried before can have messages delivered already: one whose

@@ -85,6 +85,12 @@ pub enum Planning {
     /// The webhook's and the journal's group commits: planning their statements anew was 12%
     /// of Postgres's CPU in the benchmark.
     OnceByKey,
+    /// The claim's connection: each statement planned once (`force_generic_plan`) with
+    /// sequential scans, sorts and hash joins off, the settings the claim's one plan needs to
+    /// stay a walk of the due index at any size of the inbox (each shown needed by a plan:
+    /// see [`super::inbox::CLAIM_SQL`]). What is read with a claim (the claimed events'
+    /// deliveries, their senders' users) is read by key and gets index scans here too.
+    Claim,
 }
 
 impl Planning {
@@ -94,6 +100,10 @@ impl Planning {
             Self::OnceByKey => {
                 "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
                  SET enable_hashjoin = off; SET enable_mergejoin = off"
+            }
+            Self::Claim => {
+                "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
+                 SET enable_sort = off; SET enable_hashjoin = off"
             }
         }
     }

@@ -292,18 +292,64 @@ pub fn claim(conn: &mut DbConn, lease_ms: i64, limit: i64) -> Result<Vec<InboxEv
     })
 }
 
-/// The claim on Postgres: one call of `pagebot_claim` (see its migration), which picks the
-/// same due heads as the SQLite query, with the plan pinned and rows that another instance is
-/// claiming skipped, and leases them; no transaction of our own around it.
+/// The claim on Postgres, in one statement (no transaction of its own): the same due heads as
+/// the SQLite query, rows that another instance is claiming right now skipped (SKIP LOCKED),
+/// leased and returned. `$1`, `$3` and `$4` are all the time now (each placeholder of a
+/// [`Prepared`] statement stands once); `$2` is the lease, `$5` the limit.
+///
+/// `+ 0` keeps `available_at` from tempting the planner onto another index, and the "no
+/// earlier pending event of the same PSID" test is a subquery run per candidate (`OFFSET 0`
+/// keeps it one, not an anti join) whose PSID and `(event_time, id)` bound are both index
+/// conditions: as an anti join, the plan made in a young inbox walked the whole PSID index
+/// for every candidate.
+///
+/// It runs on the pipeline's claim connection ([`super::Planning::Claim`]), which plans it
+/// once (`force_generic_plan`), so its one plan must be right at any size of the inbox. The
+/// generic plan wanted (`EXPLAIN EXECUTE` after `PREPARE`, PG 15; BENCHMARKS.md, "The claim's
+/// planner settings"): a Nested Loop of an Index Scan of `inbox_events_due` in claim order
+/// (each candidate's PSID an Index Only Scan of `inbox_events_psid`) with an Index Scan of
+/// the primary key. Each setting kept is one a plan needed:
+/// - `enable_seqscan = off`: in an analyzed inbox of 1-50 rows, every table access became a
+///   Seq Scan (the PSID check and the UPDATE's row included), kept once the inbox is large.
+/// - `enable_sort = off`: 1,000 rows never analyzed: a Bitmap Heap Scan of every pending row
+///   and a Sort, instead of walking the due index and stopping at the limit.
+/// - `enable_hashjoin = off`: 300-1,000 rows analyzed, 200,000 never analyzed, a backlog of
+///   160,000 pending analyzed: a Hash Join that reads the whole table (a Seq Scan, or the
+///   whole primary key with sequential scans off) to find the claimed ids.
+/// - not `enable_mergejoin`: a merge join needs the claimed ids sorted, which only a Sort can
+///   do, and sorting is off already; no plan of any size chose one with the three above.
+pub(crate) const CLAIM_SQL: &str = "\
+UPDATE inbox_events AS e \
+   SET locked_until = $1 + $2, attempts = e.attempts + 1 \
+  FROM (SELECT c.id FROM inbox_events AS c \
+         WHERE c.status = 'pending' \
+           AND c.available_at + 0 <= $3 \
+           AND (c.locked_until IS NULL OR c.locked_until < $4) \
+           AND NOT EXISTS ( \
+             SELECT 1 FROM inbox_events AS earlier \
+              WHERE earlier.psid = c.psid \
+                AND earlier.status = 'pending' \
+                AND (earlier.event_time, earlier.id) < (c.event_time, c.id) \
+             OFFSET 0) \
+         ORDER BY c.event_time, c.id \
+         LIMIT $5 \
+         FOR UPDATE SKIP LOCKED) AS due \
+ WHERE e.id = due.id \
+RETURNING e.*";
+
+/// [`CLAIM_SQL`], prepared on the connection.
 fn claim_postgres(
     pg: &mut diesel::PgConnection,
     lease_ms: i64,
     limit: i64,
 ) -> Result<Vec<InboxEvent>, StoreError> {
     use diesel::sql_types::BigInt;
-    let mut claimed: Vec<InboxEvent> = Prepared::new("SELECT * FROM pagebot_claim($1, $2, $3)")
-        .bind::<BigInt, _>(now_ms())
+    let now = now_ms();
+    let mut claimed: Vec<InboxEvent> = Prepared::new(CLAIM_SQL)
+        .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(lease_ms)
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(limit)
         .load(pg)?;
     // RETURNING keeps no order: the claim order is the events' own.
@@ -739,79 +785,101 @@ mod tests {
             .join("\n")
     }
 
-    #[test]
-    fn the_claim_planned_once_walks_the_due_index_and_looks_each_psid_up_even_in_a_young_inbox() {
-        let Ok(url) = std::env::var("PAGEBOT_TEST_DATABASE_URL") else {
-            return; // Postgres only: SQLite's claim is a query of its own.
-        };
-        let database = crate::testing::TestDatabase::postgres(&url);
-        let store = Store::connect(database.url(), 1).unwrap();
-        let mut conn = store.get().unwrap();
-        let rows: Vec<NewInboxEvent> = (0..3).map(|n| test_row(&format!("k{n}"), "u1")).collect();
-        insert_batch(&mut conn, &rows).unwrap();
-        let DbConn::Postgres(pg) = &mut *conn else {
-            panic!("not Postgres");
-        };
-        #[derive(QueryableByName)]
-        struct Function {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            body: String,
-            #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
-            settings: Vec<String>,
-        }
-        // The installed function's own statement, under its own settings, planned as it is
-        // in a session: once, in this young inbox.
-        let function: Function = diesel::sql_query(
-            "SELECT prosrc AS body, proconfig AS settings FROM pg_proc \
-             WHERE proname = 'pagebot_claim'",
-        )
-        .get_result(pg)
-        .unwrap();
-        assert!(
-            function
-                .settings
-                .contains(&"plan_cache_mode=force_generic_plan".to_owned()),
-            "{:?}",
-            function.settings
-        );
-        for setting in &function.settings {
-            let (name, value) = setting.split_once('=').unwrap();
-            diesel::sql_query(format!("SET {name} = {value}"))
-                .execute(pg)
-                .unwrap();
-        }
-        let statement = function
-            .body
-            .split_once("RETURN QUERY")
-            .and_then(|(_, rest)| rest.split_once(';'))
-            .map(|(statement, _)| statement)
-            .unwrap()
-            .replace("p_now", "$1")
-            .replace("p_lease_ms", "$2")
-            .replace("p_limit", "$3");
+    /// Rows `from..to` straight in by SQL (`k{n}`, for `psids` senders in turn), one in
+    /// `done_every` done (never, with 0), the others pending.
+    fn insert_sql(
+        pg: &mut diesel::PgConnection,
+        rows: std::ops::Range<i64>,
+        psids: i64,
+        done_every: i64,
+    ) {
+        let (from, to) = (rows.start, rows.end - 1);
         diesel::sql_query(format!(
-            "PREPARE claim_plan(bigint, bigint, bigint) AS {statement}"
+            "INSERT INTO inbox_events (dedupe_key, psid, event_time, raw, status, available_at, \
+             received_at) SELECT 'k' || g, 'u' || (g % {psids}), 1000 + g, '{{}}', \
+             CASE WHEN {done_every} > 0 AND g % {done_every} = {done_every} - 1 THEN 'done' \
+             ELSE 'pending' END, 0, 0 \
+             FROM generate_series({from}, {to}) AS g"
         ))
         .execute(pg)
         .unwrap();
-        let plan = plan_of(pg, "EXPLAIN EXECUTE claim_plan(1, 1000, 256)");
-        assert!(
-            plan.contains("using inbox_events_due on inbox_events c"),
-            "{plan}"
-        );
-        // Each candidate's PSID is looked up, not the whole PSID index walked per candidate.
-        assert!(
-            plan.contains(
-                "Index Cond: ((psid = c.psid) AND (ROW(event_time, id) < ROW(c.event_time, c.id)))"
-            ),
-            "{plan}"
-        );
-        assert!(
-            !plan.contains("Seq Scan") && !plan.contains("Join Filter"),
-            "{plan}"
-        );
+    }
 
-        // And the function claims as before: the PSID's oldest event only.
+    #[test]
+    #[cfg_attr(
+        not(pagebot_postgres_tests),
+        ignore = "needs PAGEBOT_TEST_DATABASE_URL"
+    )]
+    fn the_claim_planned_once_walks_the_due_index_and_looks_each_psid_up_at_any_size() {
+        let url = std::env::var("PAGEBOT_TEST_DATABASE_URL")
+            .expect("PAGEBOT_TEST_DATABASE_URL was set at build time; set it again");
+        let database = crate::testing::TestDatabase::postgres(&url);
+        let store = Store::connect(database.url(), 1).unwrap();
+        let claims = store
+            .with_own_connections(1, crate::store::Planning::Claim)
+            .unwrap();
+        let mut conn = claims.get().unwrap();
+        let DbConn::Postgres(pg) = &mut *conn else {
+            panic!("not Postgres");
+        };
+        // The claim's statement planned once, as on the claim's connection, in an inbox that
+        // made one of `Planning::Claim`'s settings needed (see `CLAIM_SQL`).
+        let mut planned = 0;
+        let mut check = |pg: &mut diesel::PgConnection, inbox: &str| {
+            planned += 1;
+            diesel::sql_query(format!(
+                "PREPARE claim_plan_{planned}(bigint, bigint, bigint, bigint, bigint) AS \
+                 {CLAIM_SQL}"
+            ))
+            .execute(pg)
+            .unwrap();
+            let plan = plan_of(
+                pg,
+                &format!("EXPLAIN EXECUTE claim_plan_{planned}(1, 1000, 1, 1, 256)"),
+            );
+            assert!(
+                plan.contains("<= $3"),
+                "{inbox}: not the generic plan\n{plan}"
+            );
+            assert!(
+                plan.contains("Index Scan using inbox_events_due on inbox_events c"),
+                "{inbox}\n{plan}"
+            );
+            // Each candidate's PSID is looked up, not the whole PSID index walked.
+            assert!(
+                plan.contains(
+                    "Index Cond: ((psid = c.psid) AND (ROW(event_time, id) < ROW(c.event_time, \
+                     c.id)))"
+                ),
+                "{inbox}\n{plan}"
+            );
+            assert!(
+                plan.contains("Index Scan using inbox_events_pkey on inbox_events e"),
+                "{inbox}\n{plan}"
+            );
+            for bad in ["Seq Scan", "Sort", "Hash", "Merge", "Join Filter"] {
+                assert!(!plan.contains(bad), "{inbox}: {bad}\n{plan}");
+            }
+        };
+        let sql = |pg: &mut diesel::PgConnection, statement: &str| {
+            diesel::sql_query(statement).execute(pg).unwrap();
+        };
+        check(pg, "empty");
+        insert_sql(pg, 0..3, 1, 0);
+        check(pg, "3 rows, never analyzed");
+        insert_sql(pg, 3..1000, 250, 2);
+        check(pg, "1,000 rows, never analyzed (wants enable_sort off)");
+        sql(pg, "TRUNCATE inbox_events CASCADE");
+        insert_sql(pg, 0..1000, 50, 0);
+        sql(pg, "ANALYZE inbox_events");
+        check(pg, "1,000 pending, analyzed (wants enable_hashjoin off)");
+        sql(pg, "TRUNCATE inbox_events CASCADE");
+        insert_sql(pg, 0..5, 2, 2);
+        sql(pg, "ANALYZE inbox_events");
+        check(pg, "5 rows, analyzed (wants enable_seqscan off)");
+
+        // And the statement claims as it should on that connection: each PSID's oldest
+        // pending event only (u0 has k0, k2 and k4 pending; u1's k1 and k3 are done).
         let claimed = claim(&mut conn, 60_000, 10).unwrap();
         let keys: Vec<&str> = claimed.iter().map(|e| e.dedupe_key.as_str()).collect();
         assert_eq!(keys, ["k0"]);

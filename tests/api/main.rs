@@ -17,6 +17,7 @@ mod ingress;
 mod panics;
 mod pipeline;
 mod readme;
+mod schema;
 mod senders;
 mod simulate;
 mod thread_settings;
