@@ -17,10 +17,23 @@
 //!
 //! A bot whose handlers store rows of their own registers the migrations of its tables with
 //! [`Registry::migrations`]; they run after pagebot's ([`AppMigrations`]).
+//!
+//! # The API for bot authors
+//!
+//! - [`registry`]: name your handlers and senders ([`Registry`]), and your migrations.
+//! - [`handlers`] ([`Handler`]) and [`context`] ([`Context`]): decide and store.
+//! - [`senders`] ([`Sender`], [`senders::Message`], [`senders::limits`]): build messages.
+//! - [`event`]: the webhook's model and the [`ReceivingType`]s.
+//! - [`store`]: the database your handlers write to (and [`store::AppMigrations`]).
+//! - [`i18n`]: the Fluent locales; [`graph`]: the Graph API's types and errors.
+//! - [`cli`], [`config`], [`startup`]: run the whole `pagebot` command line, or build the
+//!   server yourself; [`exit`]: the exit codes.
+//! - `testing` (with the `testing` feature): the test kit.
+//!
+//! The other modules are pagebot's own machinery: hidden from these docs (`policy`,
+//! `check` and `webhook`'s signatures stay reachable for tests and tools) or private.
 #![deny(missing_docs)]
 
-pub mod admin;
-pub mod check;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -29,15 +42,25 @@ pub mod exit;
 pub mod graph;
 pub mod handlers;
 pub mod i18n;
-pub mod metrics;
-pub mod pipeline;
-pub mod policy;
 pub mod registry;
-pub mod retention;
 pub mod senders;
-pub mod simulate;
 pub mod startup;
 pub mod store;
+
+#[doc(hidden)]
+pub mod check;
+#[doc(hidden)]
+pub mod policy;
+#[doc(hidden)]
+pub mod webhook;
+
+mod admin;
+mod metrics;
+mod pipeline;
+mod retention;
+mod simulate;
+mod thread_settings;
+
 // The test kit: public with the `testing` feature (bot authors' tests, pagebot's own). Without
 // it, only the part `pagebot simulate` runs on is compiled, for the crate's own use: nothing
 // that panics on a failed expectation.
@@ -45,8 +68,6 @@ pub mod store;
 pub mod testing;
 #[cfg(not(any(test, feature = "testing")))]
 pub(crate) mod testing;
-pub mod thread_settings;
-pub mod webhook;
 
 pub use context::{Context, Outgoing};
 pub use event::ReceivingType;

@@ -16,8 +16,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-pub use process::{Claimed, Outcome};
-pub use retry::backoff;
+pub use process::Claimed;
 pub use throttle::PageThrottle;
 
 use crate::context::Services;

@@ -88,7 +88,7 @@ pub enum Planning {
     /// The claim's connection: each statement planned once (`force_generic_plan`) with
     /// sequential scans, sorts and hash joins off, the settings the claim's one plan needs to
     /// stay a walk of the due index at any size of the inbox (each shown needed by a plan:
-    /// see [`super::inbox::CLAIM_SQL`]). What is read with a claim (the claimed events'
+    /// see `CLAIM_SQL` in `store/inbox.rs`). What is read with a claim (the claimed events'
     /// deliveries, their senders' users) is read by key and gets index scans here too.
     Claim,
 }

@@ -34,6 +34,7 @@ pub enum Change {
 
 impl Change {
     /// The property that differs.
+    #[cfg(test)]
     pub fn field(&self) -> Field {
         match self {
             Self::Set { field, .. } | Self::Delete { field, .. } => *field,
@@ -111,6 +112,7 @@ impl Diff {
     }
 
     /// The fields that differ.
+    #[cfg(test)]
     pub fn fields(&self) -> Vec<Field> {
         self.changes.iter().map(Change::field).collect()
     }

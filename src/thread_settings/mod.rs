@@ -30,9 +30,8 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-pub use command::{GraphArgs, ThreadSettingsCommand, run};
-pub use desired::{desired_profile, facebook_locale};
-pub use diff::{Call, Change, Diff, diff};
+pub use command::{ThreadSettingsCommand, run};
+pub use diff::{Call, Change, Diff};
 
 /// A Messenger Profile property that pagebot manages. The order is the order Facebook needs
 /// them set in: whitelisted domains first (web_url buttons may need them), then Get Started

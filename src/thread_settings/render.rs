@@ -315,7 +315,7 @@ ice_breakers: not set
             json!([{"locale": "default", "call_to_actions": [{"question": "Open?", "payload": "HOURS"}]}]),
         );
         assert_eq!(
-            super::diff(&crate::thread_settings::diff(&want, &live)),
+            super::diff(&crate::thread_settings::diff::diff(&want, &live)),
             "+ whitelisted_domains: https://example.com
 ~ get_started: payload \"GO\" -> payload \"START\"
 ~ greeting:
