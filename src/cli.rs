@@ -37,9 +37,16 @@ struct Cli {
     command: Command,
 }
 
+/// Where settings come from, under each command's flags.
+const SETTINGS_HELP: &str = "Every flag is also a key of pagebot.toml (--config FILE, else \
+./pagebot.toml if it exists) and an environment variable (PAGEBOT_BIND, PAGEBOT_WORKERS, \
+DATABASE_URL, ...): defaults < pagebot.toml < environment < flags. The README's settings table \
+lists them all; pagebot.example.toml sets each to its default.";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the webhook and process events.
+    #[command(after_help = SETTINGS_HELP)]
     Serve(ServeArgs),
     /// Validate routing.yaml and the locales: exit 0 when clean, 1 on errors (or on warnings
     /// with --strict). Warnings: texts missing in a locale; notes: texts nothing uses.
