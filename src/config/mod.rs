@@ -41,30 +41,18 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip)]
     pub database_url: Option<SecretString>,
-    /// The Facebook app secret, for X-Hub-Signature-256.
-    #[arg(long)]
-    #[serde(skip)]
-    pub app_secret: Option<SecretString>,
     /// The token Facebook echoes when it verifies the webhook.
     #[arg(long)]
     #[serde(skip)]
     pub verify_token: Option<SecretString>,
-    /// The Page access token for the Graph API.
-    #[arg(long)]
-    #[serde(skip)]
-    pub page_token: Option<SecretString>,
+    /// The Graph API and the credentials to present.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub graph: GraphArgs,
     /// Also accept the legacy X-Hub-Signature (HMAC-SHA1) header.
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub accept_sha1: bool,
-    /// Graph API base URL (tests and the simulator point it at a fake).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub graph_url: Option<String>,
-    /// Graph API version [default: v25.0].
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub graph_version: Option<String>,
     /// Events processed at the same time (different users; one user's events run in order)
     /// [default: 256].
     #[arg(long)]
@@ -111,12 +99,36 @@ pub struct ServeArgs {
 impl ServeArgs {
     fn secrets(&mut self) -> SecretFlags {
         SecretFlags {
-            app_secret: self.app_secret.take(),
+            app_secret: self.graph.app_secret.take(),
             verify_token: self.verify_token.take(),
-            page_token: self.page_token.take(),
+            page_token: self.graph.page_token.take(),
             database_url: self.database_url.take(),
         }
     }
+}
+
+/// Where the Graph API is and which credentials to present (shared by `serve` and
+/// `thread-settings`); each also a setting ([`table::SETTINGS`]).
+#[derive(Debug, Clone, Default, clap::Args, Serialize)]
+pub struct GraphArgs {
+    /// The Page access token.
+    #[arg(long)]
+    #[serde(skip)]
+    pub page_token: Option<SecretString>,
+    /// The Facebook app secret: X-Hub-Signature-256 is checked with it, and Graph calls are
+    /// signed with appsecret_proof.
+    #[arg(long)]
+    #[serde(skip)]
+    pub app_secret: Option<SecretString>,
+    /// Graph API base URL (tests and the simulator point it at a fake) [default:
+    /// `https://graph.facebook.com`].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_url: Option<String>,
+    /// Graph API version [default: v25.0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_version: Option<String>,
 }
 
 /// Where the bot's policy and texts live (shared by `serve`, `check`, `simulate` and

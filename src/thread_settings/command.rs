@@ -9,12 +9,10 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use secrecy::SecretString;
-
 use super::desired::desired_profile;
 use super::diff::diff;
 use super::{Call, Field, Profile, render};
-use crate::config::{BotArgs, BotFiles, Layered, SecretFlags};
+use crate::config::{BotArgs, BotFiles, GraphArgs, Layered, SecretFlags};
 use crate::graph::{DEFAULT_TIMEOUT, GraphClient, GraphError, GraphSettings};
 use crate::i18n::Locales;
 use crate::policy::Policy;
@@ -79,28 +77,6 @@ pub enum ThreadSettingsCommand {
         #[arg(long)]
         yes: bool,
     },
-}
-
-/// Where the Graph API is and which credentials to present (each also a setting of
-/// pagebot.toml and an environment variable, as for `serve`).
-#[derive(Debug, Clone, Default, clap::Args, Serialize)]
-pub struct GraphArgs {
-    /// The Page access token.
-    #[arg(long)]
-    #[serde(skip)]
-    pub page_token: Option<SecretString>,
-    /// The app secret, to sign calls with appsecret_proof (optional).
-    #[arg(long)]
-    #[serde(skip)]
-    pub app_secret: Option<SecretString>,
-    /// Graph API base URL [default: `https://graph.facebook.com`].
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub graph_url: Option<String>,
-    /// Graph API version [default: v25.0].
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub graph_version: Option<String>,
 }
 
 /// The flags of one command, as a layer over the file and the environment.
