@@ -150,6 +150,7 @@ async fn receive(
                         locked_until: None,
                         received_at,
                         finished_at: None,
+                        raw_bytes: None,
                     }
                 })
                 .collect()
@@ -203,10 +204,17 @@ fn count_ingress(metrics: &Metrics, items: &[(String, Option<String>)], inserted
     }
 }
 
-/// A signed body that is not a Messenger webhook is kept for inspection, once.
+/// A signed body that is not a Messenger webhook is kept for inspection, once (keyed by the
+/// hash of its exact bytes, so that a redelivery is a duplicate).
+///
+/// Every such body is stored, whatever its bytes: one that is not UTF-8, or that holds a NUL
+/// byte, which no text column of Postgres can hold, keeps its exact bytes in `raw_bytes` and
+/// a readable copy in `raw` ([`inbox::raw_columns`]). Refusing it with a 5xx instead would
+/// have Facebook redeliver it forever.
 fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInboxEvent {
     use sha2::{Digest, Sha256};
     log::warn!("webhook: body kept as malformed: {error}");
+    let (raw, raw_bytes) = inbox::raw_columns(body);
     NewInboxEvent {
         dedupe_key: format!("body:sha256:{}", hex::encode(Sha256::digest(body))),
         page_id: None,
@@ -214,7 +222,8 @@ fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInb
         event_time: received_at,
         standby: 0,
         kind: None,
-        raw: String::from_utf8_lossy(body).into_owned(),
+        raw,
+        raw_bytes,
         status: Status::Malformed.as_str().to_owned(),
         attempts: 0,
         last_error: Some(error.to_string()),
