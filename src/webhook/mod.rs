@@ -130,12 +130,13 @@ async fn receive(
                 .items
                 .into_iter()
                 .map(|item| {
+                    let id_with_nul = item.id_with_nul();
                     // Classified here for the inbox and the metrics; the worker classifies
                     // again with the policy in force when it runs.
                     let kind = item.messaging.as_ref().map_or(ReceivingType::Unknown, |m| {
                         classify(m, policy.classify_config())
                     });
-                    NewInboxEvent {
+                    let row = NewInboxEvent {
                         dedupe_key: item.dedupe_key,
                         page_id: item.page_id,
                         psid: item.sender,
@@ -151,6 +152,10 @@ async fn receive(
                         received_at,
                         finished_at: None,
                         raw_bytes: None,
+                    };
+                    match id_with_nul.or_else(|| row.unstorable_column()) {
+                        Some(field) => malformed_item(row, &holds_nul(field)),
+                        None => row,
                     }
                 })
                 .collect()
@@ -232,6 +237,47 @@ fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInb
         received_at,
         finished_at: Some(received_at),
     }
+}
+
+/// An item whose ids hold U+0000 (NUL) is kept as malformed, like a malformed body, instead of
+/// failing the insert: no Messenger id holds one, and Postgres text cannot store it (see
+/// [`inbox::storable_text`]). `reason` becomes its error.
+///
+/// Its JSON is kept whole in `raw`, where serde_json writes a NUL as the escape `\u0000` (text
+/// that any database holds, and that parses back to the same item). Only the values that
+/// cannot be stored are left out of `page_id` and `psid`. Its dedupe key is already free of NUL
+/// (`parse_envelope` hashes such keys), so a redelivery of the same item is a duplicate.
+fn malformed_item(row: NewInboxEvent, reason: &str) -> NewInboxEvent {
+    use sha2::{Digest, Sha256};
+    log::warn!("webhook: item kept as malformed: {reason}");
+    let storable = |text: Option<String>| text.filter(|t| inbox::storable_text(t));
+    // Both only as a safety net: neither holds a NUL as parse_envelope and serde_json make them.
+    let dedupe_key = if inbox::storable_text(&row.dedupe_key) {
+        row.dedupe_key
+    } else {
+        format!(
+            "nul:sha256:{}",
+            hex::encode(Sha256::digest(row.dedupe_key.as_bytes()))
+        )
+    };
+    let (raw, raw_bytes) = inbox::raw_columns(row.raw.as_bytes());
+    NewInboxEvent {
+        dedupe_key,
+        page_id: storable(row.page_id),
+        psid: storable(row.psid),
+        kind: None,
+        raw,
+        raw_bytes,
+        status: Status::Malformed.as_str().to_owned(),
+        last_error: Some(reason.to_owned()),
+        finished_at: Some(row.received_at),
+        ..row
+    }
+}
+
+/// Why an item whose `field` (an id, or a column) holds a NUL is malformed.
+fn holds_nul(field: &str) -> String {
+    format!("{field} holds U+0000 (NUL), which no Messenger id does and a text column cannot store")
 }
 
 /// `GET /healthz`: the process answers.
