@@ -16,6 +16,12 @@ use super::model::{Messaging, Party, value_to_string};
 /// and so are keys that would hold U+0000 (NUL), which a Postgres text column cannot.
 pub const MAX_DEDUPE_KEY_LEN: usize = 255;
 
+/// The longest Page id or sender id (PSID or `user_ref`) the inbox stores, in bytes: far
+/// longer than any Messenger id (a PSID has 16 or 17 digits), and short enough for an index
+/// entry (Postgres refuses one over about 2.7 kB, which an incompressible id of a few kB is).
+/// [`Item::overlong_id`] names an id over it.
+pub const MAX_ID_LEN: usize = 1024;
+
 /// One webhook body, split into items.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
@@ -72,7 +78,10 @@ impl Item {
                     .and_then(|x| x.mid.as_deref()),
             ),
             ("reaction.mid", reaction.and_then(|r| r.mid.as_deref())),
-            ("reaction.action", reaction.and_then(|r| r.action.as_deref())),
+            (
+                "reaction.action",
+                reaction.and_then(|r| r.action.as_deref()),
+            ),
             (
                 "reaction.reaction",
                 reaction.and_then(|r| r.reaction.as_deref()),
@@ -86,6 +95,16 @@ impl Item {
         ids.into_iter()
             .find(|(_, id)| id.is_some_and(|id| id.contains('\0')))
             .map(|(name, _)| name)
+    }
+
+    /// The name and length of the first of the Page id and the sender that is longer than
+    /// [`MAX_ID_LEN`] bytes, if one is: the inbox keeps such an item as malformed. (The other
+    /// ids only reach the dedupe key, which is hashed when long.)
+    pub fn overlong_id(&self) -> Option<(&'static str, usize)> {
+        [("the page id", &self.page_id), ("sender", &self.sender)]
+            .into_iter()
+            .filter_map(|(name, id)| Some((name, id.as_ref()?.len())))
+            .find(|(_, len)| *len > MAX_ID_LEN)
     }
 }
 
@@ -568,10 +587,7 @@ mod tests {
         let key = &env.items[0].dedupe_key;
         assert_eq!(
             *key,
-            format!(
-                "mid:sha256:{}",
-                hex::encode(Sha256::digest("mid:m\u{0}x"))
-            )
+            format!("mid:sha256:{}", hex::encode(Sha256::digest("mid:m\u{0}x")))
         );
         // A redelivery, or a standby copy, keeps the key.
         assert_eq!(*key, env.items[1].dedupe_key);
@@ -592,6 +608,15 @@ mod tests {
         let items = parse_envelope(&body(json!([reaction]))).unwrap().items;
         assert!(items[0].dedupe_key.starts_with("reaction:sha256:"));
         assert_eq!(items[0].id_with_nul(), Some("reaction.reaction"));
+
+        // An id that no index entry holds.
+        let long = json!({"sender": {"id": "7".repeat(MAX_ID_LEN + 1)}, "message": {"mid": "m"}});
+        let items = parse_envelope(&body(json!([long]))).unwrap().items;
+        assert_eq!(items[0].id_with_nul(), None);
+        assert_eq!(items[0].overlong_id(), Some(("sender", MAX_ID_LEN + 1)));
+        let longest = json!({"sender": {"id": "7".repeat(MAX_ID_LEN)}, "message": {"mid": "m"}});
+        let items = parse_envelope(&body(json!([longest]))).unwrap().items;
+        assert_eq!(items[0].overlong_id(), None);
 
         // A NUL in the text is no id's business.
         let text = json!({"sender": {"id": "U"}, "message": {"mid": "m", "text": "\u{0}"}});

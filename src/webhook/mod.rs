@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::event::{MalformedBody, ReceivingType, classify, parse_envelope};
+use crate::event::{MAX_ID_LEN, MalformedBody, ReceivingType, classify, parse_envelope};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::store::{self, NewInboxEvent, Status, Store, inbox, now_ms};
@@ -130,7 +130,10 @@ async fn receive(
                 .items
                 .into_iter()
                 .map(|item| {
-                    let id_with_nul = item.id_with_nul();
+                    let unfit = item
+                        .id_with_nul()
+                        .map(holds_nul)
+                        .or_else(|| item.overlong_id().map(|(id, len)| too_long(id, len)));
                     // Classified here for the inbox and the metrics; the worker classifies
                     // again with the policy in force when it runs.
                     let kind = item.messaging.as_ref().map_or(ReceivingType::Unknown, |m| {
@@ -153,8 +156,8 @@ async fn receive(
                         finished_at: None,
                         raw_bytes: None,
                     };
-                    match id_with_nul.or_else(|| row.unstorable_column()) {
-                        Some(field) => malformed_item(row, &holds_nul(field)),
+                    match unfit.or_else(|| row.unstorable_column().map(holds_nul)) {
+                        Some(reason) => malformed_item(row, &reason),
                         None => row,
                     }
                 })
@@ -239,9 +242,11 @@ fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInb
     }
 }
 
-/// An item whose ids hold U+0000 (NUL) is kept as malformed, like a malformed body, instead of
-/// failing the insert: no Messenger id holds one, and Postgres text cannot store it (see
-/// [`inbox::storable_text`]). `reason` becomes its error.
+/// An item whose ids hold U+0000 (NUL), or whose Page id or sender is longer than
+/// [`MAX_ID_LEN`], is kept as malformed, like a malformed body, instead of failing the insert:
+/// no Messenger id is like that, Postgres text cannot store a NUL (see
+/// [`inbox::storable_text`]) and its index refuses an entry of a few kB. `reason` becomes its
+/// error.
 ///
 /// Its JSON is kept whole in `raw`, where serde_json writes a NUL as the escape `\u0000` (text
 /// that any database holds, and that parses back to the same item). Only the values that
@@ -250,7 +255,8 @@ fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInb
 fn malformed_item(row: NewInboxEvent, reason: &str) -> NewInboxEvent {
     use sha2::{Digest, Sha256};
     log::warn!("webhook: item kept as malformed: {reason}");
-    let storable = |text: Option<String>| text.filter(|t| inbox::storable_text(t));
+    let storable =
+        |text: Option<String>| text.filter(|t| inbox::storable_text(t) && t.len() <= MAX_ID_LEN);
     // Both only as a safety net: neither holds a NUL as parse_envelope and serde_json make them.
     let dedupe_key = if inbox::storable_text(&row.dedupe_key) {
         row.dedupe_key
@@ -278,6 +284,11 @@ fn malformed_item(row: NewInboxEvent, reason: &str) -> NewInboxEvent {
 /// Why an item whose `field` (an id, or a column) holds a NUL is malformed.
 fn holds_nul(field: &str) -> String {
     format!("{field} holds U+0000 (NUL), which no Messenger id does and a text column cannot store")
+}
+
+/// Why an item whose `field` is `len` bytes long is malformed.
+fn too_long(field: &str, len: usize) -> String {
+    format!("{field} is {len} bytes long, longer than any Messenger id (at most {MAX_ID_LEN})")
 }
 
 /// `GET /healthz`: the process answers.
