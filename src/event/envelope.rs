@@ -12,8 +12,15 @@ use sha2::{Digest, Sha256};
 
 use super::model::{Messaging, Party, value_to_string};
 
-/// The longest deduplication key [`parse_envelope`] produces, in bytes; longer keys are hashed.
+/// The longest deduplication key [`parse_envelope`] produces, in bytes; longer keys are hashed,
+/// and so are keys that would hold U+0000 (NUL), which a Postgres text column cannot.
 pub const MAX_DEDUPE_KEY_LEN: usize = 255;
+
+/// The longest Page id or sender id (PSID or `user_ref`) the inbox stores, in bytes: far
+/// longer than any Messenger id (a PSID has 16 or 17 digits), and short enough for an index
+/// entry (Postgres refuses one over about 2.7 kB, which an incompressible id of a few kB is).
+/// [`Item::overlong_id`] names an id over it.
+pub const MAX_ID_LEN: usize = 1024;
 
 /// One webhook body, split into items.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +42,8 @@ pub struct Item {
     /// The item exactly as parsed (always a JSON object).
     pub raw: Value,
     /// What identifies this event across retried deliveries (at most
-    /// [`MAX_DEDUPE_KEY_LEN`] bytes). A standby copy of a message has the same key as the
-    /// message.
+    /// [`MAX_DEDUPE_KEY_LEN`] bytes, never a NUL). A standby copy of a message has the same key
+    /// as the message.
     pub dedupe_key: String,
     /// The sender's PSID, or its `user_ref` for chat-plugin guests; `None` when there is no
     /// sender (checkbox opt-ins, `app_roles`, `policy_enforcement`).
@@ -46,6 +53,59 @@ pub struct Item {
     /// The item read as a Messenger event; `None` when its fields do not have the types
     /// Messenger gives them.
     pub messaging: Option<Messaging>,
+}
+
+impl Item {
+    /// The name of the first of the item's ids that holds U+0000 (NUL), if one does: the Page
+    /// id, the sender and recipient, and the message, postback, reaction and edit fields its
+    /// dedupe key is made of. No Messenger id holds one, and a Postgres text column cannot store
+    /// it, so the inbox keeps such an item as malformed (its key is hashed already).
+    pub fn id_with_nul(&self) -> Option<&'static str> {
+        let m = self.messaging.as_ref();
+        let message = m.and_then(|m| m.message.as_ref());
+        let reaction = m.and_then(|m| m.reaction.as_ref());
+        let ids: [(&'static str, Option<&str>); 9] = [
+            ("the page id", self.page_id.as_deref()),
+            ("sender", self.sender.as_deref()),
+            (
+                "recipient",
+                m.and_then(|m| m.recipient.as_ref()).and_then(Party::key),
+            ),
+            ("message.mid", message.and_then(|x| x.mid.as_deref())),
+            (
+                "postback.mid",
+                m.and_then(|m| m.postback.as_ref())
+                    .and_then(|x| x.mid.as_deref()),
+            ),
+            ("reaction.mid", reaction.and_then(|r| r.mid.as_deref())),
+            (
+                "reaction.action",
+                reaction.and_then(|r| r.action.as_deref()),
+            ),
+            (
+                "reaction.reaction",
+                reaction.and_then(|r| r.reaction.as_deref()),
+            ),
+            (
+                "message_edit.mid",
+                m.and_then(|m| m.message_edit.as_ref())
+                    .and_then(|x| x.mid.as_deref()),
+            ),
+        ];
+        ids.into_iter()
+            .find(|(_, id)| id.is_some_and(|id| id.contains('\0')))
+            .map(|(name, _)| name)
+    }
+
+    /// The name and length of the first of the Page id and the sender that is longer than
+    /// [`MAX_ID_LEN`] bytes, if one is: the inbox keeps such an item as malformed. (The other
+    /// ids only reach the dedupe key, which is hashed when long.)
+    pub fn overlong_id(&self) -> Option<(&'static str, usize)> {
+        [("the page id", &self.page_id), ("sender", &self.sender)]
+            .into_iter()
+            .filter_map(|(name, id)| Some((name, id.as_ref()?.len())))
+            .find(|(_, len)| *len > MAX_ID_LEN)
+    }
 }
 
 /// Why a webhook body could not be split into items.
@@ -234,9 +294,10 @@ fn unknown_kind(object: &Map<String, Value>) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// `key` itself when it is short enough, else `{prefix}:sha256:{hash of key}`.
+/// `key` itself when it is short enough and holds no NUL, else `{prefix}:sha256:{hash of key}`:
+/// the same item still gets the same key, and any database can store it.
 fn bounded(prefix: &str, key: String) -> String {
-    if key.len() <= MAX_DEDUPE_KEY_LEN {
+    if key.len() <= MAX_DEDUPE_KEY_LEN && !key.contains('\0') {
         key
     } else {
         hashed(prefix, key.as_bytes())
@@ -517,6 +578,50 @@ mod tests {
         let sender = "u".repeat(300);
         let key = key_of(json!({"sender": {"id": sender}, "timestamp": 1, "read": {}}));
         assert!(key.starts_with("read:sha256:") && key.len() <= MAX_DEDUPE_KEY_LEN);
+    }
+
+    #[test]
+    fn keys_that_would_hold_a_nul_are_hashed_and_the_id_is_named() {
+        let mid = json!({"sender": {"id": "U"}, "timestamp": 1, "message": {"mid": "m\u{0}x"}});
+        let env = parse_envelope(&body(json!([mid.clone(), mid]))).unwrap();
+        let key = &env.items[0].dedupe_key;
+        assert_eq!(
+            *key,
+            format!("mid:sha256:{}", hex::encode(Sha256::digest("mid:m\u{0}x")))
+        );
+        // A redelivery, or a standby copy, keeps the key.
+        assert_eq!(*key, env.items[1].dedupe_key);
+        assert_eq!(env.items[0].id_with_nul(), Some("message.mid"));
+
+        let read = json!({"sender": {"id": "U\u{0}"}, "timestamp": 1, "read": {"watermark": 1}});
+        let items = parse_envelope(&body(json!([read]))).unwrap().items;
+        assert!(items[0].dedupe_key.starts_with("read:sha256:"));
+        assert_eq!(items[0].id_with_nul(), Some("sender"));
+
+        let page = br#"{"object":"page","entry":[{"id":"P\u0000","messaging":[{"message":{"mid":"m"}}]}]}"#;
+        let items = parse_envelope(page).unwrap().items;
+        assert_eq!(items[0].dedupe_key, "mid:m");
+        assert_eq!(items[0].id_with_nul(), Some("the page id"));
+
+        let reaction = json!({"sender": {"id": "U"}, "timestamp": 1,
+                              "reaction": {"mid": "m", "action": "react", "reaction": "\u{0}"}});
+        let items = parse_envelope(&body(json!([reaction]))).unwrap().items;
+        assert!(items[0].dedupe_key.starts_with("reaction:sha256:"));
+        assert_eq!(items[0].id_with_nul(), Some("reaction.reaction"));
+
+        // An id that no index entry holds.
+        let long = json!({"sender": {"id": "7".repeat(MAX_ID_LEN + 1)}, "message": {"mid": "m"}});
+        let items = parse_envelope(&body(json!([long]))).unwrap().items;
+        assert_eq!(items[0].id_with_nul(), None);
+        assert_eq!(items[0].overlong_id(), Some(("sender", MAX_ID_LEN + 1)));
+        let longest = json!({"sender": {"id": "7".repeat(MAX_ID_LEN)}, "message": {"mid": "m"}});
+        let items = parse_envelope(&body(json!([longest]))).unwrap().items;
+        assert_eq!(items[0].overlong_id(), None);
+
+        // A NUL in the text is no id's business.
+        let text = json!({"sender": {"id": "U"}, "message": {"mid": "m", "text": "\u{0}"}});
+        let items = parse_envelope(&body(json!([text]))).unwrap().items;
+        assert_eq!(items[0].id_with_nul(), None);
     }
 
     #[test]

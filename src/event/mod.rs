@@ -6,7 +6,7 @@ mod model;
 mod receiving_type;
 
 pub use classify::{ClassifyConfig, classify, classify_value};
-pub use envelope::{Envelope, Item, MAX_DEDUPE_KEY_LEN, MalformedBody, parse_envelope};
+pub use envelope::{Envelope, Item, MAX_DEDUPE_KEY_LEN, MAX_ID_LEN, MalformedBody, parse_envelope};
 pub use model::{
     AccountLinking, Attachment, AttachmentPayload, Coordinates, Delivery, Message, MessageEdit,
     Messaging, Optin, Party, PolicyEnforcement, Postback, QuickReply, Reaction, Read, Referral,

@@ -58,7 +58,8 @@ pub struct InboxEvent {
     pub standby: i32,
     /// The ReceivingType, once classified.
     pub kind: Option<String>,
-    /// The item's JSON as received (or the whole body, for malformed ones).
+    /// The item's JSON as received (or the whole body, for malformed ones); only a readable
+    /// copy when `raw_bytes` is set. [`InboxEvent::raw_body`] gives the exact bytes.
     pub raw: String,
     /// See [`Status`].
     pub status: String,
@@ -74,6 +75,36 @@ pub struct InboxEvent {
     pub received_at: i64,
     /// When it reached a final status (epoch ms).
     pub finished_at: Option<i64>,
+    /// The exact bytes of a malformed body that a text column cannot hold (see
+    /// [`storable_text`]); `None` for every other event, whose `raw` is exact.
+    pub raw_bytes: Option<Vec<u8>>,
+}
+
+impl InboxEvent {
+    /// The body (or item) exactly as stored: `raw_bytes` when set, else `raw`.
+    pub fn raw_body(&self) -> &[u8] {
+        self.raw_bytes.as_deref().unwrap_or(self.raw.as_bytes())
+    }
+}
+
+/// Whether `text` fits a text column of every backend: Postgres text cannot hold U+0000 (NUL)
+/// at all, neither as a byte nor escaped, and refuses the whole statement that tries.
+pub fn storable_text(text: &str) -> bool {
+    !text.contains('\0')
+}
+
+/// How a body is kept in `raw` and `raw_bytes`: as text when it is UTF-8 that
+/// [`storable_text`] accepts (no `raw_bytes`), else the exact bytes in `raw_bytes` and, in
+/// `raw`, a readable copy (each invalid sequence and each NUL as U+FFFD). Either way
+/// [`InboxEvent::raw_body`] gives back `body` byte for byte.
+pub fn raw_columns(body: &[u8]) -> (String, Option<Vec<u8>>) {
+    match std::str::from_utf8(body) {
+        Ok(text) if storable_text(text) => (text.to_owned(), None),
+        _ => (
+            String::from_utf8_lossy(body).replace('\0', "\u{FFFD}"),
+            Some(body.to_vec()),
+        ),
+    }
 }
 
 /// An event to store.
@@ -108,6 +139,26 @@ pub struct NewInboxEvent {
     pub received_at: i64,
     /// Set for events stored in a final status.
     pub finished_at: Option<i64>,
+    /// The exact body, for a malformed one that `raw` cannot hold (see [`raw_columns`]).
+    pub raw_bytes: Option<Vec<u8>>,
+}
+
+impl NewInboxEvent {
+    /// The first text column whose value [`storable_text`] refuses, if any.
+    pub fn unstorable_column(&self) -> Option<&'static str> {
+        let columns: [(&'static str, Option<&str>); 6] = [
+            ("dedupe_key", Some(&self.dedupe_key)),
+            ("page_id", self.page_id.as_deref()),
+            ("psid", self.psid.as_deref()),
+            ("kind", self.kind.as_deref()),
+            ("raw", Some(&self.raw)),
+            ("last_error", self.last_error.as_deref()),
+        ];
+        columns
+            .into_iter()
+            .find(|(_, value)| value.is_some_and(|v| !storable_text(v)))
+            .map(|(name, _)| name)
+    }
 }
 
 /// A pending event with a `{}` body for `psid`, due now (for unit tests).
@@ -129,10 +180,11 @@ pub(crate) fn test_row(dedupe_key: &str, psid: &str) -> NewInboxEvent {
         locked_until: None,
         received_at: now,
         finished_at: None,
+        raw_bytes: None,
     }
 }
 
-/// Rows per INSERT statement on SQLite: 14 bind parameters each, so 14,000 per statement,
+/// Rows per INSERT statement on SQLite: 15 bind parameters each, so 15,000 per statement,
 /// under its limit of 32,766.
 const INSERT_CHUNK_ROWS: usize = 1000;
 
@@ -178,7 +230,7 @@ fn insert_rows_postgres(
     pg: &mut diesel::PgConnection,
     rows: &[&NewInboxEvent],
 ) -> Result<Vec<String>, StoreError> {
-    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+    use diesel::sql_types::{Array, BigInt, Binary, Integer, Nullable, Text};
 
     use super::column;
 
@@ -193,10 +245,11 @@ fn insert_rows_postgres(
     }
     let keys: Vec<Key> = Prepared::new(
         "INSERT INTO inbox_events (dedupe_key, page_id, psid, event_time, standby, kind, raw, \
-         status, attempts, last_error, available_at, locked_until, received_at, finished_at) \
+         status, attempts, last_error, available_at, locked_until, received_at, finished_at, \
+         raw_bytes) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], \
          $6::text[], $7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[], \
-         $12::bigint[], $13::bigint[], $14::bigint[]) \
+         $12::bigint[], $13::bigint[], $14::bigint[], $15::bytea[]) \
          ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
     )
     .bind::<Array<Text>, _>(column(rows, |r| r.dedupe_key.as_str()))
@@ -213,6 +266,7 @@ fn insert_rows_postgres(
     .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.locked_until))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.received_at))
     .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.finished_at))
+    .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.raw_bytes.as_deref()))
     .load(pg)?;
     Ok(keys.into_iter().map(|k| k.dedupe_key).collect())
 }
@@ -966,6 +1020,57 @@ mod tests {
         assert_eq!((after.done, after.pending), (5, 1));
         let recorded = crate::store::deliveries::sent_seqs_of(&mut conn, &[claimed[1].id]);
         assert_eq!(recorded.unwrap()[&claimed[1].id].len(), 1);
+    }
+
+    #[test]
+    fn bodies_a_text_column_cannot_hold_are_stored_byte_for_byte() {
+        // Postgres (whose text refuses a NUL) when PAGEBOT_TEST_DATABASE_URL is set, else SQLite.
+        let database = crate::testing::TestDatabase::from_env();
+        let store = Store::connect(database.url(), 1).unwrap();
+        let mut conn = store.get().unwrap();
+        let bodies: [&[u8]; 5] = [
+            b"plain {\"json\": \"\\u0000\"}",
+            b"not json \x00 here",
+            b"\xff\xfe",
+            b"\xc3\x00\xc3\xa4",
+            b"",
+        ];
+        let rows: Vec<NewInboxEvent> = bodies
+            .iter()
+            .enumerate()
+            .map(|(n, body)| {
+                let (raw, raw_bytes) = raw_columns(body);
+                NewInboxEvent {
+                    raw,
+                    raw_bytes,
+                    status: Status::Malformed.as_str().to_owned(),
+                    ..test_row(&format!("b{n}"), "u")
+                }
+            })
+            .collect();
+        assert!(rows.iter().all(|r| r.unstorable_column().is_none()));
+        assert_eq!(insert_batch(&mut conn, &rows).unwrap().len(), 5);
+        let stored = all(&mut conn).unwrap();
+        for (event, body) in stored.iter().zip(bodies) {
+            assert_eq!(event.raw_body(), body, "{event:?}");
+            assert!(storable_text(&event.raw));
+        }
+        // Only what text cannot hold has its bytes kept apart.
+        let apart: Vec<bool> = stored.iter().map(|e| e.raw_bytes.is_some()).collect();
+        assert_eq!(apart, [false, true, true, true, false]);
+        assert_eq!(stored[1].raw, "not json \u{FFFD} here");
+        assert_eq!(stored[3].raw, "\u{FFFD}\u{FFFD}ä");
+        // The claim and its RETURNING e.* read the new column too.
+        insert_batch(&mut conn, &[test_row("p", "u")]).unwrap();
+        let claimed = claim(&mut conn, 60_000, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].raw_bytes, None);
+
+        let nul = NewInboxEvent {
+            psid: Some("u\u{0}".into()),
+            ..test_row("k", "u")
+        };
+        assert_eq!(nul.unstorable_column(), Some("psid"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The one portable diesel schema, shared by Postgres and SQLite.
 //!
-//! Only types every backend of `DbConn` supports: BigInt, Integer, Double, Text (flags are
-//! Integer 0/1, times are epoch milliseconds, JSON is Text).
+//! Only types every backend of `DbConn` supports: BigInt, Integer, Double, Text, Binary (flags
+//! are Integer 0/1, times are epoch milliseconds, JSON is Text; Binary is bytea or BLOB).
 
 #![allow(missing_docs)] // the columns are documented by the migrations
 
@@ -42,6 +42,7 @@ diesel::table! {
         locked_until -> Nullable<BigInt>,
         received_at -> BigInt,
         finished_at -> Nullable<BigInt>,
+        raw_bytes -> Nullable<Binary>,
     }
 }
 

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::event::{MalformedBody, ReceivingType, classify, parse_envelope};
+use crate::event::{MAX_ID_LEN, MalformedBody, ReceivingType, classify, parse_envelope};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::store::{self, NewInboxEvent, Status, Store, inbox, now_ms};
@@ -130,12 +130,16 @@ async fn receive(
                 .items
                 .into_iter()
                 .map(|item| {
+                    let unfit = item
+                        .id_with_nul()
+                        .map(holds_nul)
+                        .or_else(|| item.overlong_id().map(|(id, len)| too_long(id, len)));
                     // Classified here for the inbox and the metrics; the worker classifies
                     // again with the policy in force when it runs.
                     let kind = item.messaging.as_ref().map_or(ReceivingType::Unknown, |m| {
                         classify(m, policy.classify_config())
                     });
-                    NewInboxEvent {
+                    let row = NewInboxEvent {
                         dedupe_key: item.dedupe_key,
                         page_id: item.page_id,
                         psid: item.sender,
@@ -150,6 +154,11 @@ async fn receive(
                         locked_until: None,
                         received_at,
                         finished_at: None,
+                        raw_bytes: None,
+                    };
+                    match unfit.or_else(|| row.unstorable_column().map(holds_nul)) {
+                        Some(reason) => malformed_item(row, &reason),
+                        None => row,
                     }
                 })
                 .collect()
@@ -203,10 +212,17 @@ fn count_ingress(metrics: &Metrics, items: &[(String, Option<String>)], inserted
     }
 }
 
-/// A signed body that is not a Messenger webhook is kept for inspection, once.
+/// A signed body that is not a Messenger webhook is kept for inspection, once (keyed by the
+/// hash of its exact bytes, so that a redelivery is a duplicate).
+///
+/// Every such body is stored, whatever its bytes: one that is not UTF-8, or that holds a NUL
+/// byte, which no text column of Postgres can hold, keeps its exact bytes in `raw_bytes` and
+/// a readable copy in `raw` ([`inbox::raw_columns`]). Refusing it with a 5xx instead would
+/// have Facebook redeliver it forever.
 fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInboxEvent {
     use sha2::{Digest, Sha256};
     log::warn!("webhook: body kept as malformed: {error}");
+    let (raw, raw_bytes) = inbox::raw_columns(body);
     NewInboxEvent {
         dedupe_key: format!("body:sha256:{}", hex::encode(Sha256::digest(body))),
         page_id: None,
@@ -214,7 +230,8 @@ fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInb
         event_time: received_at,
         standby: 0,
         kind: None,
-        raw: String::from_utf8_lossy(body).into_owned(),
+        raw,
+        raw_bytes,
         status: Status::Malformed.as_str().to_owned(),
         attempts: 0,
         last_error: Some(error.to_string()),
@@ -223,6 +240,55 @@ fn malformed_row(body: &[u8], error: &MalformedBody, received_at: i64) -> NewInb
         received_at,
         finished_at: Some(received_at),
     }
+}
+
+/// An item whose ids hold U+0000 (NUL), or whose Page id or sender is longer than
+/// [`MAX_ID_LEN`], is kept as malformed, like a malformed body, instead of failing the insert:
+/// no Messenger id is like that, Postgres text cannot store a NUL (see
+/// [`inbox::storable_text`]) and its index refuses an entry of a few kB. `reason` becomes its
+/// error.
+///
+/// Its JSON is kept whole in `raw`, where serde_json writes a NUL as the escape `\u0000` (text
+/// that any database holds, and that parses back to the same item). Only the values that
+/// cannot be stored are left out of `page_id` and `psid`. Its dedupe key is already free of NUL
+/// (`parse_envelope` hashes such keys), so a redelivery of the same item is a duplicate.
+fn malformed_item(row: NewInboxEvent, reason: &str) -> NewInboxEvent {
+    use sha2::{Digest, Sha256};
+    log::warn!("webhook: item kept as malformed: {reason}");
+    let storable =
+        |text: Option<String>| text.filter(|t| inbox::storable_text(t) && t.len() <= MAX_ID_LEN);
+    // Both only as a safety net: neither holds a NUL as parse_envelope and serde_json make them.
+    let dedupe_key = if inbox::storable_text(&row.dedupe_key) {
+        row.dedupe_key
+    } else {
+        format!(
+            "nul:sha256:{}",
+            hex::encode(Sha256::digest(row.dedupe_key.as_bytes()))
+        )
+    };
+    let (raw, raw_bytes) = inbox::raw_columns(row.raw.as_bytes());
+    NewInboxEvent {
+        dedupe_key,
+        page_id: storable(row.page_id),
+        psid: storable(row.psid),
+        kind: None,
+        raw,
+        raw_bytes,
+        status: Status::Malformed.as_str().to_owned(),
+        last_error: Some(reason.to_owned()),
+        finished_at: Some(row.received_at),
+        ..row
+    }
+}
+
+/// Why an item whose `field` (an id, or a column) holds a NUL is malformed.
+fn holds_nul(field: &str) -> String {
+    format!("{field} holds U+0000 (NUL), which no Messenger id does and a text column cannot store")
+}
+
+/// Why an item whose `field` is `len` bytes long is malformed.
+fn too_long(field: &str, len: usize) -> String {
+    format!("{field} is {len} bytes long, longer than any Messenger id (at most {MAX_ID_LEN})")
 }
 
 /// `GET /healthz`: the process answers.

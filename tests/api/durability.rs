@@ -742,6 +742,7 @@ fn queued(key: &str, psid: &str, event_time: i64, available_at: i64) -> NewInbox
         locked_until: None,
         received_at: 0,
         finished_at: None,
+        raw_bytes: None,
     }
 }
 

@@ -22,3 +22,4 @@ mod senders;
 mod simulate;
 mod thread_settings;
 mod webhook;
+mod webhook_properties;

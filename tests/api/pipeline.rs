@@ -258,6 +258,7 @@ db_test!(
                     locked_until: Some(1),
                     received_at: 0,
                     finished_at: None,
+                    raw_bytes: None,
                 })
                 .collect();
             let inserted = store

@@ -267,6 +267,7 @@ fn normalized_type(backend: Backend, column: &Column) -> String {
         "text" | "varchar" | "character varying" => "text",
         "double" | "double precision" | "real" | "float8" => "double",
         "boolean" | "bool" => "bool",
+        "bytea" | "blob" => "bytes",
         other => other,
     };
     normal.to_owned()

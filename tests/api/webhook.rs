@@ -222,3 +222,180 @@ db_test!(readiness_and_metrics_show_the_inbox, |db| {
     // No user id, token or text in the metrics.
     assert!(!text.contains("u_metrics") && !text.contains("fake-page-token"));
 });
+
+/// `pagebot inbox ARGS` on `database_url`: its standard output.
+fn inbox_command(database_url: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .arg("inbox")
+        .args(args)
+        .env("RUST_LOG", "off")
+        .env("DATABASE_URL", database_url)
+        .output()
+        .expect("the pagebot binary runs");
+    assert!(
+        output.status.success(),
+        "inbox {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+db_test!(
+    bodies_and_ids_that_text_cannot_hold_are_stored_as_malformed,
+    |db| {
+        // Postgres text holds no U+0000, and UTF-8 only: each of these once failed the insert
+        // there (503 on every redelivery). Each is acknowledged and kept, losslessly, once.
+        let app = TestApp::spawn(db).await;
+        let raw_nul: &[u8] = b"not json \x00 here";
+        let not_utf8: &[u8] = b"\xff\xfe{\"object\":\"page\"}";
+        let nul_mid = text_message("u_nul_mid", "m\u{0}x", "hi", 1_700_000_000_001);
+        let nul_sender = text_message("1\u{0}2", "m_nul_sender", "hi", 1_700_000_000_002);
+        assert!(String::from_utf8_lossy(&nul_mid).contains(r#""mid":"m\u0000x""#));
+        assert!(String::from_utf8_lossy(&nul_sender).contains(r#""sender":{"id":"1\u00002"}"#));
+        let bodies: [&[u8]; 4] = [raw_nul, not_utf8, &nul_mid, &nul_sender];
+        for body in bodies {
+            for delivery in ["first", "again"] {
+                let response = app.post_webhook(body).await;
+                assert_eq!(
+                    response.status(),
+                    200,
+                    "{delivery} delivery of {:?}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
+
+        let inbox = app.inbox().await;
+        assert_eq!(inbox.len(), 4, "{inbox:#?}");
+        assert!(inbox.iter().all(|e| e.status == "malformed"), "{inbox:#?}");
+        assert!(
+            inbox
+                .iter()
+                .all(|e| e.kind.is_none() && e.finished_at.is_some())
+        );
+
+        // Whole bodies: the exact bytes, and a readable copy in `raw`.
+        for (event, body) in inbox[..2].iter().zip([raw_nul, not_utf8]) {
+            assert_eq!(event.raw_body(), body);
+            assert_eq!(event.raw_bytes.as_deref(), Some(body));
+            assert!(!event.raw.contains('\0'));
+            assert!(event.last_error.as_deref().unwrap().contains("not json"));
+            assert!(event.dedupe_key.starts_with("body:sha256:"));
+        }
+        assert_eq!(inbox[0].raw, "not json \u{FFFD} here");
+        assert!(inbox[1].raw.ends_with("{\"object\":\"page\"}"));
+
+        // Items: their JSON whole (a NUL as the escape \u0000), ids that cannot be stored left
+        // out, the key of a NUL mid hashed.
+        for (event, body) in inbox[2..].iter().zip([&nul_mid, &nul_sender]) {
+            let item = pagebot::event::parse_envelope(body)
+                .unwrap()
+                .items
+                .remove(0);
+            assert_eq!(event.raw_bytes, None);
+            let stored: Value = serde_json::from_slice(event.raw_body()).unwrap();
+            assert_eq!(stored, item.raw);
+            assert_eq!(event.dedupe_key, item.dedupe_key);
+            assert_eq!(event.page_id.as_deref(), Some(PAGE_ID));
+            assert!(event.last_error.as_deref().unwrap().contains("U+0000"));
+        }
+        assert_eq!(inbox[2].raw_body(), br#"{"message":{"mid":"m\u0000x","text":"hi"},"recipient":{"id":"104857600000001"},"sender":{"id":"u_nul_mid"},"timestamp":1700000000001}"#);
+        assert!(inbox[2].dedupe_key.starts_with("mid:sha256:"));
+        assert_eq!(inbox[2].psid.as_deref(), Some("u_nul_mid"));
+        assert!(
+            inbox[2]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("message.mid holds")
+        );
+        assert_eq!(inbox[3].dedupe_key, "mid:m_nul_sender");
+        assert_eq!(inbox[3].psid, None);
+        assert!(
+            inbox[3]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("sender holds")
+        );
+
+        // The operator sees them as malformed, and none as dead or failed.
+        let stats = inbox_command(app.database_url(), &["stats"]);
+        assert!(stats.contains("malformed  4\n"), "{stats}");
+        assert!(stats.contains("pending    0\n"), "{stats}");
+        let dead = inbox_command(app.database_url(), &["dead"]);
+        assert_eq!(dead, "no dead or failed events\n");
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        for line in [
+            "pagebot_events_received_total{kind=\"MALFORMED\"} 4",
+            "pagebot_events_deduplicated_total{kind=\"MALFORMED\"} 4",
+        ] {
+            assert!(metrics.contains(line), "missing {line:?} in:\n{metrics}");
+        }
+    }
+);
+
+db_test!(
+    an_item_with_a_nul_id_leaves_the_others_of_its_body_alone,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        let item = |psid: &str, mid: &str| {
+            json!({"sender": {"id": psid}, "recipient": {"id": PAGE_ID},
+               "timestamp": 1_700_000_000_010i64, "message": {"mid": mid, "text": "hi"}})
+        };
+        let body = envelope(vec![
+            item("u_fine", "m_fine"),
+            item("u\u{0}", "m_nul_psid"),
+            json!({"sender": {"id": "u_fine"}, "recipient": {"id": "P\u{0}"}, "timestamp": 1,
+               "read": {"watermark": 1}}),
+        ]);
+        assert_eq!(app.post_webhook(&body).await.status(), 200);
+        app.wait_until_processed(PATIENCE).await;
+        let inbox = app.inbox().await;
+        let states: Vec<(&str, &str, Option<&str>)> = inbox
+            .iter()
+            .map(|e| (e.dedupe_key.as_str(), e.status.as_str(), e.psid.as_deref()))
+            .collect();
+        assert_eq!(states[0], ("mid:m_fine", "done", Some("u_fine")));
+        assert_eq!(states[1], ("mid:m_nul_psid", "malformed", None));
+        assert_eq!(states[2].1, "malformed");
+        assert!(states[2].0.starts_with("read:sha256:"), "{states:?}");
+        assert!(
+            inbox[2]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("recipient holds")
+        );
+        // Only the fine message was answered.
+        let answered = app.graph.sent_to("u_fine").len();
+        assert!(answered > 0);
+        assert_eq!(app.graph.sent().len(), answered);
+    }
+);
+
+db_test!(
+    an_item_whose_sender_no_index_holds_is_stored_as_malformed,
+    |db| {
+        // Incompressible, and longer than a Postgres index entry may be: the insert failed there.
+        let app = TestApp::spawn(db).await;
+        let psid: String = (0..400u64)
+            .map(|n| format!("{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect();
+        let body = text_message(&psid, "m_long_sender", "hi", 1_700_000_000_020);
+        for _ in 0..2 {
+            assert_eq!(app.post_webhook(&body).await.status(), 200);
+        }
+        let inbox = app.inbox().await;
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].status, "malformed");
+        assert_eq!(inbox[0].psid, None);
+        assert_eq!(inbox[0].dedupe_key, "mid:m_long_sender");
+        assert_eq!(
+            inbox[0].last_error.as_deref(),
+            Some("sender is 6400 bytes long, longer than any Messenger id (at most 1024)")
+        );
+        let stored: Value = serde_json::from_str(&inbox[0].raw).unwrap();
+        assert_eq!(stored["sender"]["id"], psid.as_str());
+    }
+);
