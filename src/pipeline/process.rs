@@ -169,6 +169,11 @@ impl Pipeline {
         let kind_name = kind_name.unwrap_or("UNPARSED");
         match stored {
             Ok(true) => {
+                if let Outcome::Retry { after, .. } = &outcome {
+                    // Due `after` from the commit, which is over: from now is no earlier.
+                    let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+                    self.due.add(now_ms().saturating_add(after_ms));
+                }
                 self.report(id, attempts, kind_name, &outcome);
                 outcome
             }

@@ -1,6 +1,6 @@
 //! From the inbox to the fake Graph API: replies, deduplication, retries, restarts.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::json;
 
@@ -436,5 +436,44 @@ db_test!(
             .unwrap();
         assert_eq!(refused.status.code(), Some(1), "{refused:?}");
         assert!(String::from_utf8_lossy(&refused.stderr).contains("--older-than-days"));
+    }
+);
+
+db_test!(
+    a_retry_is_claimed_when_it_is_due_not_at_the_next_poll,
+    |db| {
+        // The production poll (500 ms) and a first retry of about 200 ms (±20 % jitter): a worker
+        // that woke only to poll would send the retry some 260 to 340 ms after it was due.
+        let app = TestApp::spawn_with(db, TestBot::demo(), |settings| {
+            settings.poll_interval = Duration::from_millis(500);
+            settings.retry_base = Duration::from_millis(200);
+        })
+        .await
+        .unwrap();
+        app.graph.fail_next_sends([FakeError::http(503, "")]);
+        app.post_webhook(&text_message("u_due", "m_due", "what?", 1))
+            .await;
+        app.wait_until_processed(PATIENCE).await;
+        let event = &app.inbox().await[0];
+        assert_eq!((event.status.as_str(), event.attempts), ("done", 2));
+        // The inbox keeps when the retry became due; the fake Graph, when each send arrived.
+        let due = event.available_at;
+        let arrivals: Vec<i64> = app
+            .graph
+            .send_arrivals()
+            .iter()
+            .map(|at| at.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64)
+            .collect();
+        assert_eq!(arrivals.len(), 2);
+        let delay = due - arrivals[0];
+        assert!(
+            delay >= 160,
+            "the retry was due {delay} ms after the failure"
+        );
+        let late = arrivals[1] - due;
+        assert!(
+            (0..150).contains(&late),
+            "the retry was sent {late} ms after it was due ({delay} ms after the failure)"
+        );
     }
 );
