@@ -31,7 +31,8 @@ pub struct HandlerLabel {
 /// Labels by Graph error.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GraphErrorLabel {
-    /// The Graph error code, `http_<status>` or `transport`.
+    /// The Graph error code, `http_<status>` for an answer without a Graph error (`http_429`,
+    /// `http_503`), `transport`, `decode` or `config`.
     pub code: String,
 }
 

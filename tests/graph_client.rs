@@ -143,13 +143,84 @@ async fn http_500_without_json_is_a_retryable_http_error() {
     ]);
 
     let err = send_err(&graph, &text_to(PSID, "hi")).await;
-    assert_eq!(err, GraphError::Http { status: 500 });
+    assert_eq!(
+        err,
+        GraphError::Http {
+            status: 500,
+            retry_after: None
+        }
+    );
     assert!(err.is_retryable());
     assert_eq!(err.fbtrace_id(), None);
 
     let err = send_err(&graph, &text_to(PSID, "hi")).await;
-    assert_eq!(err, GraphError::Http { status: 404 });
+    assert_eq!(
+        err,
+        GraphError::Http {
+            status: 404,
+            retry_after: None
+        }
+    );
     assert!(!err.is_retryable());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bare_429_is_a_rate_limit_with_its_retry_after_and_bare_5xx_are_retryable() {
+    let fake = FakeGraph::start().await;
+    let graph = client(fake.settings());
+    let in_two_minutes = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
+    let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&in_two_minutes)
+        .expect("an http date");
+    fake.fail_next_sends([
+        FakeError::http(429, "Too Many Requests"),
+        FakeError::http(429, "").with_retry_after("30"),
+        FakeError::http(429, "<html>slow down</html>").with_retry_after(date),
+        FakeError::http(429, "").with_retry_after("in a while"),
+        FakeError::http(502, "<html>502 Bad Gateway</html>"),
+        FakeError::http(503, "").with_retry_after("5"),
+        FakeError::http(504, "Gateway Timeout"),
+        FakeError::http(400, "Bad Request").with_retry_after("30"),
+    ]);
+
+    let err = send_err(&graph, &text_to(PSID, "hi")).await;
+    assert_eq!(
+        err,
+        GraphError::Http {
+            status: 429,
+            retry_after: None
+        }
+    );
+    assert!(err.is_retryable() && err.is_rate_limit());
+
+    let err = send_err(&graph, &text_to(PSID, "hi")).await;
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert!(err.is_rate_limit());
+
+    // An HTTP date, counted from when the answer came (whole seconds).
+    let err = send_err(&graph, &text_to(PSID, "hi")).await;
+    let after = err.retry_after().expect("a retry-after date");
+    assert!(
+        after > Duration::from_secs(110) && after <= Duration::from_secs(120),
+        "{after:?}"
+    );
+    assert!(err.is_rate_limit());
+
+    // A header that cannot be read is no header: the caller's own pause applies.
+    let err = send_err(&graph, &text_to(PSID, "hi")).await;
+    assert_eq!(err.retry_after(), None);
+    assert!(err.is_rate_limit());
+
+    for status in [502, 503, 504] {
+        let err = send_err(&graph, &text_to(PSID, "hi")).await;
+        assert_eq!(err.http_status(), Some(status));
+        assert!(err.is_retryable() && !err.is_rate_limit(), "{err:?}");
+    }
+
+    let err = send_err(&graph, &text_to(PSID, "hi")).await;
+    assert_eq!(err.http_status(), Some(400));
+    assert!(!err.is_retryable() && !err.is_rate_limit(), "{err:?}");
+    assert!(fake.sent().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -120,13 +120,13 @@ pub const SETTINGS: &[Setting] = &[
         "retry_base_ms",
         "PAGEBOT_RETRY_BASE_MS",
         Some("1000"),
-        "first retry delay in milliseconds, doubled per attempt, with jitter",
+        "first retry delay in milliseconds, doubled per attempt up to 10 minutes, with ±20% jitter",
     ),
     setting(
         "rate_limit_pause_secs",
         "PAGEBOT_RATE_LIMIT_PAUSE_SECS",
         Some("60"),
-        "how long a Page's sends pause on a rate-limit error, in seconds",
+        "how long a Page's sends pause on a rate-limit error, in seconds (an HTTP 429 with `Retry-After` pauses for what it asks, from 1 s to 10 minutes)",
     ),
     setting(
         "max_body_bytes",

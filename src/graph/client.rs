@@ -3,10 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use hmac::{Hmac, Mac};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -199,6 +199,7 @@ impl GraphClient {
             .map_err(|e| GraphError::Transport(auth.scrub(error_text(e))))?;
         let status = response.status().as_u16();
         log_usage(response.headers());
+        let retry_after = retry_after(response.headers(), SystemTime::now());
         let bytes = response
             .bytes()
             .await
@@ -215,7 +216,13 @@ impl GraphClient {
                 None => Ok(bytes.to_vec()),
             }
         } else {
-            Err(error.map_or(GraphError::Http { status }, |e| auth.scrub_error(e)))
+            Err(error.map_or(
+                GraphError::Http {
+                    status,
+                    retry_after,
+                },
+                |e| auth.scrub_error(e),
+            ))
         }
     }
 
@@ -358,6 +365,22 @@ fn error_text(error: reqwest::Error) -> String {
     text
 }
 
+/// The delay a `Retry-After` header asks for, counted from `now`: delay-seconds (`120`) or an
+/// HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`, zero once it is past). `None` without the
+/// header or when it cannot be read.
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is "a very long time".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let date = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()?;
+    let date = SystemTime::from(date);
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 fn log_usage(headers: &HeaderMap) {
     for name in USAGE_HEADERS {
         if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
@@ -481,6 +504,33 @@ mod tests {
             .to_owned();
         let text = auth.scrub(format!("bad tok123 and appsecret_proof={proof}"));
         assert_eq!(text, "bad [redacted] and appsecret_proof=[redacted]");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        // 2026-10-21T07:28:00Z
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_792_567_680);
+        let read = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(value).expect("header"));
+            retry_after(&headers, now)
+        };
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+        assert_eq!(read("120"), Some(Duration::from_secs(120)));
+        assert_eq!(read(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            read("99999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            read("Wed, 21 Oct 2026 07:30:30 GMT"),
+            Some(Duration::from_secs(150))
+        );
+        // A date already past: try again now.
+        assert_eq!(read("Wed, 21 Oct 2026 07:00:00 GMT"), Some(Duration::ZERO));
+        for bad in ["", "-5", "1.5", "soon", "2026-10-21T07:30:30Z"] {
+            assert_eq!(read(bad), None, "{bad:?}");
+        }
     }
 
     #[tokio::test]

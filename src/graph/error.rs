@@ -4,6 +4,8 @@
 //! bottom of this file. Nothing here logs: the caller logs each failure once, with
 //! [`GraphError::fbtrace_id`].
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 /// A failed Graph API call.
@@ -32,11 +34,15 @@ pub enum GraphError {
         /// `error.fbtrace_id`: quote it when asking Meta about a failure.
         fbtrace_id: Option<String>,
     },
-    /// A non-2xx answer whose body is not a Graph error object.
-    #[error("graph answered http {status} without a graph error")]
+    /// A non-2xx answer whose body is not a Graph error object: from Graph's edge or a proxy
+    /// in front of it (`429 Too Many Requests`, `502 Bad Gateway`, an HTML error page).
+    #[error("graph answered http {status} without a graph error{}", fmt_retry_after(*.retry_after))]
     Http {
         /// The HTTP status of the answer.
         status: u16,
+        /// The answer's `Retry-After` header (seconds, or an HTTP date counted from when the
+        /// answer came), when it had one that could be read.
+        retry_after: Option<Duration>,
     },
     /// The request did not complete: connection refused or reset, DNS, TLS, timeout.
     ///
@@ -61,13 +67,21 @@ const RETRYABLE_CODES: &[i64] = &[1200, 2, 1, 99, 4, 17, 32, 613, 80006];
 const PERMANENT_CODES: &[i64] = &[100, 190, 10, 200, 551, 10303];
 /// Codes that mean "slow down".
 const RATE_LIMIT_CODES: &[i64] = &[4, 17, 32, 613, 80006];
+/// HTTP 429 Too Many Requests.
+const TOO_MANY_REQUESTS: u16 = 429;
+
+/// Whether an HTTP status alone (no Graph code that decides) is worth retrying: 5xx, 429.
+fn status_is_retryable(status: u16) -> bool {
+    status >= 500 || status == TOO_MANY_REQUESTS
+}
 
 impl GraphError {
     /// Whether sending the same request again later may succeed.
     ///
-    /// Retryable: codes 1200, 2, 1, 99, 4, 17, 32, 613, 80006; HTTP 5xx; transport errors.
-    /// Never: codes 100, 190, 10, 200, 551, 10303 (any subcode), other 4xx, undecodable 2xx
-    /// answers, configuration errors. An unknown code is retryable only with HTTP status ≥ 500.
+    /// Retryable: codes 1200, 2, 1, 99, 4, 17, 32, 613, 80006; HTTP 5xx and 429 (Too Many
+    /// Requests); transport errors. Never: codes 100, 190, 10, 200, 551, 10303 (any subcode),
+    /// other 4xx, undecodable 2xx answers, configuration errors. An unknown code is classified
+    /// by its HTTP status, like an answer without a Graph error: retryable with 5xx or 429.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Api { status, code, .. } => {
@@ -76,18 +90,38 @@ impl GraphError {
                 } else if PERMANENT_CODES.contains(code) {
                     false
                 } else {
-                    *status >= 500
+                    status_is_retryable(*status)
                 }
             }
-            Self::Http { status } => *status >= 500,
+            Self::Http { status, .. } => status_is_retryable(*status),
             Self::Transport(_) => true,
             Self::Decode(_) | Self::NotConfigured | Self::Config(_) => false,
         }
     }
 
-    /// Whether this is a rate limit (codes 4, 17, 32, 613, 80006): retry, but slow down.
+    /// Whether this is a rate limit: retry, but slow down. Codes 4, 17, 32, 613, 80006, and
+    /// HTTP 429 without a code pagebot knows (a bare 429 from Graph's edge or a proxy, which
+    /// may say how long to wait: [`GraphError::retry_after`]).
     pub fn is_rate_limit(&self) -> bool {
-        matches!(self, Self::Api { code, .. } if RATE_LIMIT_CODES.contains(code))
+        match self {
+            Self::Api { status, code, .. } => {
+                RATE_LIMIT_CODES.contains(code)
+                    || (*status == TOO_MANY_REQUESTS
+                        && !RETRYABLE_CODES.contains(code)
+                        && !PERMANENT_CODES.contains(code))
+            }
+            Self::Http { status, .. } => *status == TOO_MANY_REQUESTS,
+            _ => false,
+        }
+    }
+
+    /// How long the answer asked to wait before trying again (its `Retry-After` header), for
+    /// [`GraphError::Http`]. Not bounded: the caller decides what is sane.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 
     /// The Graph error code, for [`GraphError::Api`].
@@ -117,7 +151,7 @@ impl GraphError {
     /// The HTTP status of the answer, when there was one.
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            Self::Api { status, .. } | Self::Http { status } => Some(*status),
+            Self::Api { status, .. } | Self::Http { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -153,6 +187,12 @@ fn fmt_subcode(subcode: Option<i64>) -> String {
     subcode.map(|s| format!("/{s}")).unwrap_or_default()
 }
 
+fn fmt_retry_after(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|after| format!(" (retry after {after:?})"))
+        .unwrap_or_default()
+}
+
 fn fmt_trace(fbtrace_id: Option<&str>) -> String {
     fbtrace_id
         .map(|t| format!(" (fbtrace_id {t})"))
@@ -174,6 +214,13 @@ mod tests {
         }
     }
 
+    fn http(status: u16, retry_after_secs: Option<u64>) -> GraphError {
+        GraphError::Http {
+            status,
+            retry_after: retry_after_secs.map(Duration::from_secs),
+        }
+    }
+
     /// MESSENGER.md section 5, "Errors": (error, retryable, rate limit).
     #[test]
     fn retryability_table() {
@@ -190,9 +237,16 @@ mod tests {
             (api(400, 32, None), true, true),
             (api(400, 613, None), true, true),
             (api(400, 80006, None), true, true),
-            (GraphError::Http { status: 500 }, true, false),
-            (GraphError::Http { status: 502 }, true, false),
-            (GraphError::Http { status: 503 }, true, false),
+            // HTTP 5xx without a Graph error (an edge or a proxy): retried with backoff.
+            (http(500, None), true, false),
+            (http(502, None), true, false),
+            (http(503, None), true, false),
+            (http(503, Some(5)), true, false),
+            (http(504, None), true, false),
+            // A bare 429 is a rate limit, with or without Retry-After.
+            (http(429, None), true, true),
+            (http(429, Some(30)), true, true),
+            (http(429, Some(0)), true, true),
             (
                 GraphError::Transport("connection refused".into()),
                 true,
@@ -218,9 +272,9 @@ mod tests {
             (api(400, 200, Some(1545041)), false, false),
             (api(400, 551, None), false, false),
             (api(400, 10303, None), false, false),
-            (GraphError::Http { status: 400 }, false, false),
-            (GraphError::Http { status: 404 }, false, false),
-            (GraphError::Http { status: 429 }, false, false),
+            (http(400, None), false, false),
+            (http(400, Some(30)), false, false),
+            (http(404, None), false, false),
             (GraphError::Decode("x".into()), false, false),
             (GraphError::NotConfigured, false, false),
             (GraphError::Config("x".into()), false, false),
@@ -229,6 +283,11 @@ mod tests {
             (api(403, 368, None), false, false),
             (api(500, 12345, None), true, false),
             (api(503, 12345, Some(7)), true, false),
+            (api(429, 12345, None), true, true),
+            // a known code decides whatever the status
+            (api(429, 100, None), false, false),
+            (api(429, 1200, None), true, false),
+            (api(429, 613, None), true, true),
         ];
         for (err, retryable, rate_limit) in table {
             assert_eq!(err.is_retryable(), retryable, "is_retryable of {err:?}");
@@ -252,8 +311,12 @@ mod tests {
         );
         assert_eq!(api(400, 190, None).to_string(), "graph error 190: m");
         assert_eq!(
-            GraphError::Http { status: 502 }.to_string(),
+            http(502, None).to_string(),
             "graph answered http 502 without a graph error"
+        );
+        assert_eq!(
+            http(429, Some(30)).to_string(),
+            "graph answered http 429 without a graph error (retry after 30s)"
         );
     }
 
@@ -273,9 +336,16 @@ mod tests {
         };
         assert_eq!(kind.as_deref(), Some("OAuthException"));
 
+        assert_eq!(err.retry_after(), None);
+
         let t = GraphError::Transport("x".into());
         assert_eq!((t.code(), t.subcode(), t.fbtrace_id()), (None, None, None));
         assert_eq!(t.http_status(), None);
+
+        let limited = http(429, Some(7));
+        assert_eq!(limited.http_status(), Some(429));
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(limited.code(), None);
     }
 
     #[test]

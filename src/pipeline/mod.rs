@@ -5,6 +5,7 @@
 //! crash or restart loses nothing: an event whose worker died is claimed again when its lease
 //! runs out.
 
+mod due;
 mod journal;
 mod process;
 mod retry;
@@ -24,7 +25,7 @@ use crate::i18n::Locales;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::store::group_commit::GroupCommit;
-use crate::store::{Store, StoreError, deliveries, inbox, users};
+use crate::store::{Store, StoreError, deliveries, inbox, now_ms, users};
 
 /// The most rows one commit of the pipeline's journal carries.
 const JOURNAL_GROUP_ROWS: usize = 500;
@@ -38,7 +39,8 @@ pub struct PipelineSettings {
     pub max_attempts: i32,
     /// How long a claimed event is reserved for its worker.
     pub lease: Duration,
-    /// How often to look for due events when nothing wakes the loop.
+    /// How often to look for due events when nothing wakes the loop: the longest it sleeps.
+    /// It wakes sooner for new events, finished ones, and the retries it scheduled.
     pub poll_interval: Duration,
     /// The first retry's delay; each later one doubles it.
     pub retry_base: Duration,
@@ -64,6 +66,8 @@ pub struct Pipeline {
     settings: PipelineSettings,
     throttle: Arc<PageThrottle>,
     wake: Arc<Notify>,
+    /// When the events this instance released for later become due.
+    due: Arc<due::DueTimes>,
     journal: GroupCommit<journal::Entry>,
     /// Where the claims run (see [`Pipeline::new`]).
     claims: Store,
@@ -103,6 +107,7 @@ impl Pipeline {
             settings,
             throttle: Arc::new(PageThrottle::default()),
             wake: Arc::new(Notify::new()),
+            due: Arc::default(),
         }
     }
 
@@ -135,6 +140,11 @@ impl Pipeline {
 
     /// Claims and processes events until `shutdown` turns true, then waits for the events in
     /// flight to finish.
+    ///
+    /// Between claims it sleeps until something may be due: a new event ([`Pipeline::wake`]),
+    /// a finished one (the same user's next may wait), the earliest retry this instance
+    /// scheduled, or at the latest `poll_interval` (what other instances and the command line
+    /// put in the inbox).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut in_flight: JoinSet<()> = JoinSet::new();
         loop {
@@ -143,10 +153,17 @@ impl Pipeline {
             }
             let free = self.settings.workers.saturating_sub(in_flight.len());
             let mut claimed = 0;
+            // Whether a claim just looked at everything due: then the next due retry may set
+            // the wake-up (after a failed claim, or with no free worker, it may not).
+            let mut looked = false;
             if free > 0 {
+                // The claim reads its clock later: what was due now, it saw.
+                let now = now_ms();
                 match self.claim(free).await {
                     Ok(events) => {
                         claimed = events.len();
+                        looked = true;
+                        self.due.forget_until(now);
                         for event in events {
                             let pipeline = self.clone();
                             in_flight.spawn(async move {
@@ -161,6 +178,13 @@ impl Pipeline {
                 // There may be more due right away.
                 continue;
             }
+            let sleep = match self.due.next() {
+                Some(at) if looked => {
+                    let wait = u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0);
+                    Duration::from_millis(wait).min(self.settings.poll_interval)
+                }
+                _ => self.settings.poll_interval,
+            };
             tokio::select! {
                 // A finished event may unblock the same user's next one.
                 Some(result) = in_flight.join_next(), if !in_flight.is_empty() => {
@@ -176,7 +200,7 @@ impl Pipeline {
                     }
                 }
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
             }
         }

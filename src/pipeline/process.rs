@@ -169,6 +169,11 @@ impl Pipeline {
         let kind_name = kind_name.unwrap_or("UNPARSED");
         match stored {
             Ok(true) => {
+                if let Outcome::Retry { after, .. } = &outcome {
+                    // Due `after` from the commit, which is over: from now is no earlier.
+                    let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+                    self.due.add(now_ms().saturating_add(after_ms));
+                }
                 self.report(id, attempts, kind_name, &outcome);
                 outcome
             }
@@ -435,11 +440,11 @@ impl Pipeline {
     fn classify_send_error(&self, page: &str, e: &GraphError) -> Stop {
         let message = format!("send: {e}");
         if e.is_rate_limit() {
-            let pause = self.settings.rate_limit_pause;
+            let pause = rate_limit_pause(e, self.settings.rate_limit_pause);
             self.throttle.pause(page, pause);
             log::warn!(
-                "Page rate-limited by Facebook (code {:?}): sends pause for {pause:?}",
-                e.code()
+                "Page rate-limited by Facebook (error {}): sends pause for {pause:?}",
+                error_label(e)
             );
             Stop::Throttled(message, pause)
         } else if e.is_retryable() {
@@ -450,11 +455,86 @@ impl Pipeline {
     }
 }
 
-/// A bounded label for a Graph error.
+/// The shortest pause a `Retry-After` header can ask for: `0` would retry at once, and a
+/// throttled attempt does not use up the event's attempts.
+const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The longest: the cap of the backoff. A proxy asking for a day does not stop the bot a day.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// How long a Page pauses after the rate limit `e`: what its `Retry-After` asked for, within
+/// [`MIN_RETRY_AFTER`] and [`MAX_RETRY_AFTER`], else the configured pause.
+fn rate_limit_pause(e: &GraphError, configured: Duration) -> Duration {
+    e.retry_after().map_or(configured, |after| {
+        after.clamp(MIN_RETRY_AFTER, MAX_RETRY_AFTER)
+    })
+}
+
+/// A bounded label for a Graph error: its code (`613`), `http_<status>` for an answer without
+/// a Graph error (`http_429`, `http_503`; any status outside 400-599 is `http_other`),
+/// `transport`, `decode` or `config`.
 fn error_label(e: &GraphError) -> String {
-    match (e.code(), e.http_status()) {
-        (Some(code), _) => code.to_string(),
-        (None, Some(status)) => format!("http_{status}"),
-        (None, None) => "transport".to_owned(),
+    match e {
+        GraphError::Api { code, .. } => code.to_string(),
+        GraphError::Http { status, .. } if (400..600).contains(status) => format!("http_{status}"),
+        GraphError::Http { .. } => "http_other".to_owned(),
+        GraphError::Transport(_) => "transport".to_owned(),
+        GraphError::Decode(_) => "decode".to_owned(),
+        GraphError::NotConfigured | GraphError::Config(_) => "config".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16, retry_after: Option<Duration>) -> GraphError {
+        GraphError::Http {
+            status,
+            retry_after,
+        }
+    }
+
+    #[test]
+    fn a_retry_after_sets_the_pause_within_bounds() {
+        let configured = Duration::from_secs(60);
+        let secs = Duration::from_secs;
+        for (retry_after, pause) in [
+            (None, secs(60)),
+            (Some(secs(30)), secs(30)),
+            (Some(secs(120)), secs(120)),
+            (Some(Duration::ZERO), MIN_RETRY_AFTER),
+            (Some(secs(86_400)), MAX_RETRY_AFTER),
+            (Some(Duration::MAX), MAX_RETRY_AFTER),
+        ] {
+            assert_eq!(
+                rate_limit_pause(&http(429, retry_after), configured),
+                pause,
+                "{retry_after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_labels_are_bounded_and_say_what_failed() {
+        let api = GraphError::Api {
+            status: 400,
+            code: 613,
+            subcode: None,
+            kind: None,
+            message: String::new(),
+            fbtrace_id: None,
+        };
+        for (error, label) in [
+            (api, "613"),
+            (http(429, Some(Duration::from_secs(5))), "http_429"),
+            (http(503, None), "http_503"),
+            (http(302, None), "http_other"),
+            (GraphError::Transport("reset".into()), "transport"),
+            (GraphError::Decode("x".into()), "decode"),
+            (GraphError::NotConfigured, "config"),
+            (GraphError::Config("x".into()), "config"),
+        ] {
+            assert_eq!(error_label(&error), label, "{error:?}");
+        }
     }
 }

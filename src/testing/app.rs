@@ -207,13 +207,25 @@ impl TestApp {
 
     /// Starts `bot` on `database`; the error is what `serve` would have printed.
     pub async fn spawn_bot(database: TestDatabase, bot: TestBot) -> Result<Self, StartError> {
+        Self::spawn_with(database, bot, |_| {}).await
+    }
+
+    /// Starts `bot` on `database` with the test settings as `configure` changes them, e.g.
+    /// `|s| s.max_attempts = 1`. The test settings are fast: retries start at 50 ms, a
+    /// rate-limited Page pauses 300 ms, the worker polls every 50 ms, 3 attempts.
+    pub async fn spawn_with(
+        database: TestDatabase,
+        bot: TestBot,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Result<Self, StartError> {
         let graph = FakeGraph::try_start()
             .await
             .map_err(|source| StartError::Bind {
                 addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
                 source,
             })?;
-        let settings = test_settings(&database, &bot, &graph);
+        let mut settings = test_settings(&database, &bot, &graph);
+        configure(&mut settings);
         let app_migrations = bot.registry.app_migrations().cloned();
         let app = Application::build(settings, bot.registry).await?;
         let address = format!("http://127.0.0.1:{}", app.port());

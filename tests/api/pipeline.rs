@@ -1,6 +1,6 @@
 //! From the inbox to the fake Graph API: replies, deduplication, retries, restarts.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::json;
 
@@ -304,6 +304,81 @@ db_test!(
 );
 
 db_test!(
+    a_bare_429_pauses_the_page_and_the_reply_goes_once_after_it,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        // An edge's or a proxy's 429, without a Graph error: more of them than the 3 attempts
+        // the test app allows. Without Retry-After the Page pauses for the configured 300 ms;
+        // with one, for what it asks.
+        app.graph.fail_next_sends([
+            FakeError::http(429, "Too Many Requests"),
+            FakeError::http(429, "").with_retry_after("1"),
+            FakeError::http(429, "<html>slow down</html>"),
+        ]);
+        app.post_webhook(&text_message("u_429", "m_429", "what?", 1))
+            .await;
+        app.wait_until_processed(PATIENCE).await;
+        assert_eq!(app.graph.texts_to("u_429").len(), 1);
+        assert_eq!(app.graph.send_attempts(), 4);
+        let event = &app.inbox().await[0];
+        assert_eq!(event.status, "done");
+        // No throttled attempt counted against the event.
+        assert_eq!(event.attempts, 1);
+        assert!(
+            event.last_error.as_deref().unwrap().contains("http 429"),
+            "{:?}",
+            event.last_error
+        );
+        let id = event.id;
+        let recorded = app
+            .store
+            .run(move |c| deliveries::for_event(c, id))
+            .await
+            .unwrap();
+        // One delivery, recorded as sent (the failed sends' records were overwritten by it).
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].status, "sent");
+        // Each send after a 429 waited for the pause that 429 set.
+        let arrivals = app.graph.send_arrivals();
+        let gaps: Vec<Duration> = arrivals
+            .windows(2)
+            .map(|pair| pair[1].duration_since(pair[0]).unwrap())
+            .collect();
+        assert!(gaps[0] >= Duration::from_millis(300), "{gaps:?}");
+        assert!(gaps[1] >= Duration::from_secs(1), "{gaps:?}");
+        assert!(gaps[2] >= Duration::from_millis(300), "{gaps:?}");
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        assert!(
+            metrics.contains("pagebot_graph_errors_total{code=\"http_429\"} 3"),
+            "{metrics}"
+        );
+    }
+);
+
+db_test!(a_bare_503_is_retried_with_backoff, |db| {
+    let app = TestApp::spawn(db).await;
+    app.graph.fail_next_sends([
+        FakeError::http(503, "Service Unavailable"),
+        FakeError::http(502, "<html>502 Bad Gateway</html>"),
+    ]);
+    app.post_webhook(&text_message("u_503", "m_503", "what?", 1))
+        .await;
+    app.wait_until_processed(PATIENCE).await;
+    let event = &app.inbox().await[0];
+    assert_eq!(event.status, "done");
+    // Two passing errors: two attempts used, the third delivered.
+    assert_eq!(event.attempts, 3);
+    assert_eq!(app.graph.texts_to("u_503").len(), 1);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for code in ["http_503", "http_502"] {
+        assert!(
+            metrics.contains(&format!("pagebot_graph_errors_total{{code=\"{code}\"}} 1")),
+            "{metrics}"
+        );
+    }
+});
+
+db_test!(
     an_event_failing_every_attempt_goes_dead_and_can_be_replayed,
     |db| {
         let app = TestApp::spawn(db).await;
@@ -362,5 +437,44 @@ db_test!(
             .unwrap();
         assert_eq!(refused.status.code(), Some(1), "{refused:?}");
         assert!(String::from_utf8_lossy(&refused.stderr).contains("--older-than-days"));
+    }
+);
+
+db_test!(
+    a_retry_is_claimed_when_it_is_due_not_at_the_next_poll,
+    |db| {
+        // The production poll (500 ms) and a first retry of about 200 ms (±20 % jitter): a worker
+        // that woke only to poll would send the retry some 260 to 340 ms after it was due.
+        let app = TestApp::spawn_with(db, TestBot::demo(), |settings| {
+            settings.poll_interval = Duration::from_millis(500);
+            settings.retry_base = Duration::from_millis(200);
+        })
+        .await
+        .unwrap();
+        app.graph.fail_next_sends([FakeError::http(503, "")]);
+        app.post_webhook(&text_message("u_due", "m_due", "what?", 1))
+            .await;
+        app.wait_until_processed(PATIENCE).await;
+        let event = &app.inbox().await[0];
+        assert_eq!((event.status.as_str(), event.attempts), ("done", 2));
+        // The inbox keeps when the retry became due; the fake Graph, when each send arrived.
+        let due = event.available_at;
+        let arrivals: Vec<i64> = app
+            .graph
+            .send_arrivals()
+            .iter()
+            .map(|at| at.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64)
+            .collect();
+        assert_eq!(arrivals.len(), 2);
+        let delay = due - arrivals[0];
+        assert!(
+            delay >= 160,
+            "the retry was due {delay} ms after the failure"
+        );
+        let late = arrivals[1] - due;
+        assert!(
+            (0..150).contains(&late),
+            "the retry was sent {late} ms after it was due ({delay} ms after the failure)"
+        );
     }
 );

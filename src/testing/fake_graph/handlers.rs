@@ -1,9 +1,10 @@
 //! The fake's actix routes. Each handler locks the shared state once, never across an await.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
@@ -30,6 +31,9 @@ async fn send(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     let query = query_of(&req);
     let mut state = data.state();
     state.send_attempts += 1;
+    if !state.discard_sent {
+        state.send_arrivals.push(SystemTime::now());
+    }
     if let Some(Some(error)) = state.send_failures.pop_front() {
         return fake_error(&mut state, &error);
     }
@@ -279,7 +283,7 @@ fn query_of(req: &HttpRequest) -> Query {
 }
 
 fn fake_error(state: &mut State, error: &FakeError) -> HttpResponse {
-    match &error.raw_body {
+    let mut response = match &error.raw_body {
         Some(body) => HttpResponse::build(status(error.status))
             .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
             .body(body.clone()),
@@ -290,7 +294,16 @@ fn fake_error(state: &mut State, error: &FakeError) -> HttpResponse {
             error.subcode,
             &error.message,
         ),
+    };
+    if let Some(value) = &error.retry_after {
+        match HeaderValue::from_str(value) {
+            Ok(value) => {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            Err(_) => log::warn!("fake graph: Retry-After {value:?} is not a header value"),
+        }
     }
+    response
 }
 
 fn graph_error(

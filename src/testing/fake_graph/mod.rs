@@ -13,8 +13,9 @@
 //! Every Messenger Profile request is recorded (method, `fields`, body) in
 //! [`FakeGraph::messenger_profile_requests`].
 //!
-//! Every error answer is a Graph error object with a `fbtrace_id` of the form `FAKE<n>`.
-//! Failures can be scripted with [`FakeGraph::fail_next_sends`] and
+//! Every error answer is a Graph error object with a `fbtrace_id` of the form `FAKE<n>`, except
+//! a scripted [`FakeError::http`] (a bare HTTP error, as an edge or a proxy sends, optionally
+//! with a `Retry-After` header). Failures can be scripted with [`FakeGraph::fail_next_sends`] and
 //! [`FakeGraph::fail_next_messenger_profile_calls`].
 //!
 //! ```no_run
@@ -42,7 +43,7 @@ pub(crate) mod validate;
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
@@ -89,6 +90,9 @@ pub struct FakeError {
     /// When set, the answer is this text (`text/plain`) instead of a Graph error object: an
     /// HTTP error without a parseable Graph error, as a proxy in front of Graph would send.
     pub raw_body: Option<String>,
+    /// When set, the answer carries this `Retry-After` header, as given (`"30"`, or an HTTP
+    /// date such as `"Wed, 21 Oct 2026 07:28:00 GMT"`).
+    pub retry_after: Option<String>,
 }
 
 impl FakeError {
@@ -106,10 +110,12 @@ impl FakeError {
             subcode,
             message: default_message(code, subcode).to_owned(),
             raw_body: None,
+            retry_after: None,
         }
     }
 
-    /// An HTTP error with a body that is not a Graph error (e.g. `FakeError::http(502, "")`).
+    /// An HTTP error with a body that is not a Graph error (e.g. `FakeError::http(502, "")`,
+    /// or `FakeError::http(429, "").with_retry_after("30")` for an edge's rate limit).
     pub fn http(status: u16, body: impl Into<String>) -> Self {
         Self {
             status,
@@ -117,7 +123,14 @@ impl FakeError {
             subcode: None,
             message: String::new(),
             raw_body: Some(body.into()),
+            retry_after: None,
         }
+    }
+
+    /// The same error with a `Retry-After` header (`"30"` seconds, or an HTTP date).
+    pub fn with_retry_after(mut self, value: impl Into<String>) -> Self {
+        self.retry_after = Some(value.into());
+        self
     }
 
     /// The same error with another HTTP status.
@@ -243,8 +256,16 @@ impl FakeGraph {
         self.shared.state().send_attempts
     }
 
-    /// Whether accepted sends are kept for [`FakeGraph::sent`] (the default). A load test turns
-    /// this off so that memory stays flat, and counts with [`FakeGraph::on_send`] instead.
+    /// When each request to `/me/messages` arrived, whatever became of it, in arrival order
+    /// (the wall clock, comparable with the inbox's epoch-ms times): how long a retry waited.
+    /// Not kept after [`FakeGraph::keep_sent`]`(false)`.
+    pub fn send_arrivals(&self) -> Vec<SystemTime> {
+        self.shared.state().send_arrivals.clone()
+    }
+
+    /// Whether accepted sends are kept for [`FakeGraph::sent`], and arrival times for
+    /// [`FakeGraph::send_arrivals`] (the default). A load test turns this off so that memory
+    /// stays flat, and counts with [`FakeGraph::on_send`] instead.
     pub fn keep_sent(&self, keep: bool) {
         self.shared.state().discard_sent = !keep;
     }
@@ -429,6 +450,7 @@ struct State {
     sent: Vec<Value>,
     rejected: Vec<(Value, String)>,
     send_attempts: usize,
+    send_arrivals: Vec<SystemTime>,
     send_failures: VecDeque<Option<FakeError>>,
     profiles: HashMap<String, Value>,
     profile_errors: HashMap<String, FakeError>,
