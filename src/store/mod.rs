@@ -84,6 +84,57 @@ pub enum StoreError {
     /// A blocking database task panicked or was cancelled.
     #[error("database task: {0}")]
     Task(String),
+    /// The database could not be reached in time (the error that said so, as text).
+    #[error("database unreachable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or the connection broke (as opposed to a
+    /// statement the database refused): no connection could be had, or it closed under the
+    /// statement.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            Self::Connect(_)
+                | Self::Pool(_)
+                | Self::Unavailable(_)
+                | Self::Query(
+                    Error::DatabaseError(
+                        DatabaseErrorKind::ClosedConnection
+                            | DatabaseErrorKind::UnableToSendCommand,
+                        _,
+                    ) | Error::BrokenTransactionManager,
+                )
+        )
+    }
+
+    /// Whether trying the same statement again cannot succeed: the database refused its rows
+    /// (a constraint), or it could not be built or read. Anything else (the database
+    /// unreachable, a connection that broke, a failover, a conflict) may pass.
+    pub fn is_permanent(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Config(_) | Self::Migration(_) | Self::MigrationClash(_) => true,
+            Self::Query(Error::DatabaseError(kind, _)) => matches!(
+                kind,
+                DatabaseErrorKind::UniqueViolation
+                    | DatabaseErrorKind::ForeignKeyViolation
+                    | DatabaseErrorKind::NotNullViolation
+                    | DatabaseErrorKind::CheckViolation
+                    | DatabaseErrorKind::RestrictViolation
+                    | DatabaseErrorKind::ExclusionViolation
+            ),
+            Self::Query(
+                Error::QueryBuilderError(_)
+                | Error::DeserializationError(_)
+                | Error::SerializationError(_)
+                | Error::InvalidCString(_),
+            ) => true,
+            _ => false,
+        }
+    }
 }
 
 impl From<diesel::result::ConnectionError> for StoreError {
