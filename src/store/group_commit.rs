@@ -146,9 +146,11 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
     let (works, answers): (Vec<W>, Vec<_>) = group.into_iter().map(|j| (j.work, j.done)).unzip();
     let size = works.len();
     let result = store
-        .run(move |conn| {
-            let outputs = apply_atomically(conn, &works);
-            Ok((outputs, works))
+        .run(move |conn| match apply_atomically(conn, &works) {
+            // The connection broke: the items alone would each wait for one in turn, so the
+            // error is the group's (and the store notes the database unreachable).
+            Err(e) if e.is_unavailable() => Err(e),
+            outputs => Ok((outputs, works)),
         })
         .await;
     match result {
@@ -161,13 +163,6 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
             let message = format!("{} outputs for {size} items", outputs.len());
             for done in answers {
                 let _ = done.send(Err(StoreError::Task(message.clone())));
-            }
-        }
-        Ok((Err(e), _)) if e.is_unavailable() => {
-            // The connection broke: the items alone would each wait for one in turn.
-            let message = e.to_string();
-            for done in answers {
-                let _ = done.send(Err(StoreError::Unavailable(message.clone())));
             }
         }
         Ok((Err(e), works)) if size > 1 => {
