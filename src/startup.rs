@@ -7,6 +7,7 @@
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App as ActixApp, HttpServer, web};
@@ -22,12 +23,16 @@ use crate::policy::{Policy, PolicyErrors};
 use crate::registry::{DuplicateNames, Registry};
 use crate::retention;
 use crate::store::group_commit::GroupCommit;
-use crate::store::{Planning, Store, StoreError};
+use crate::store::{Health, Planning, Store, StoreError};
 use crate::webhook::group_commit::InboxWriter;
 use crate::webhook::{self, WebhookState};
 
 /// The most new users one commit stores.
 const NEW_USERS_GROUP_ROWS: usize = 500;
+
+/// How often the database is pinged when no call told whether it answers (`/readyz` reads
+/// the outcome).
+const HEALTH_PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +131,8 @@ pub struct Application {
     shutdown: Arc<watch::Sender<bool>>,
     /// The pipeline's store and the retention in days, when done events are purged.
     retention: Option<(Store, u32)>,
+    /// The webhook's store, through which the database's health is probed.
+    probe: Store,
 }
 
 impl Application {
@@ -141,6 +148,7 @@ impl Application {
         let (store, inbox_store, journal_store, claim_store) = {
             let url = settings.database_url.clone();
             let size = settings.db_pool_size;
+            let db_timeout = settings.db_timeout;
             let app_migrations = registry.app_migrations().cloned();
             tokio::task::spawn_blocking(move || {
                 // pagebot's migrations, then the app's.
@@ -150,7 +158,11 @@ impl Application {
                 // own, so that it never queues behind the pipeline's workers for one. Its
                 // statements, and the journal's, are planned once (see `Planning::OnceByKey`).
                 let in_flight = u32::try_from(store.commits_in_flight()).unwrap_or(1);
-                let inbox_store = store.with_own_connections(in_flight, Planning::OnceByKey)?;
+                // It waits for a connection only as long as Facebook's sender may wait for the
+                // answer (`PAGEBOT_DB_TIMEOUT_MS`); its pool reconnects as often.
+                let inbox_store = store
+                    .with_wait(db_timeout)
+                    .with_own_connections(in_flight, Planning::OnceByKey)?;
                 // SQLite's one connection keeps the journal and the claim in the workers'
                 // queue, as before. On Postgres the claim (one at a time) has a connection of
                 // its own that plans it once (see `Planning::Claim`).
@@ -222,6 +234,7 @@ impl Application {
             verify_token: settings.verify_token.clone(),
             accept_sha1: settings.accept_sha1,
             inbox: InboxWriter::start(inbox_store.clone(), inbox_store.commits_in_flight()),
+            db_timeout: settings.db_timeout,
             store: store.clone(),
             pipeline: pipeline.clone(),
             metrics,
@@ -265,6 +278,7 @@ impl Application {
             pipeline,
             shutdown,
             retention,
+            probe: inbox_store,
         })
     }
 
@@ -296,6 +310,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.pipeline.clone().run(self.shutdown.subscribe()));
         let reloader = tokio::spawn(reload_on_sighup(self.reload.clone()));
+        let prober = tokio::spawn(Health::probe(self.probe.clone(), HEALTH_PROBE_EVERY));
         let purger = self.retention.map(|(store, days)| {
             tokio::spawn(retention::purge_periodically(
                 store,
@@ -305,6 +320,7 @@ impl Application {
         });
         let result = self.server.await;
         reloader.abort();
+        prober.abort();
         let _ = self.shutdown.send(true);
         if let Some(purger) = purger
             && let Err(e) = purger.await

@@ -57,6 +57,8 @@ pub struct Layered {
     #[allow(missing_docs)]
     pub max_body_bytes: usize,
     #[allow(missing_docs)]
+    pub db_timeout_ms: u64,
+    #[allow(missing_docs)]
     #[serde(deserialize_with = "boolish")]
     pub accept_sha1: bool,
     #[allow(missing_docs)]

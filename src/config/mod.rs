@@ -86,6 +86,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
+    /// How long a webhook request waits for the database before it is answered 503, in
+    /// milliseconds [default: 2000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_timeout_ms: Option<u64>,
     /// Delete done events (and their deliveries) this many days after they finished, hourly
     /// (at least 1). Unset: the inbox keeps every event (see `pagebot inbox purge`).
     #[arg(
@@ -223,6 +228,8 @@ pub struct Settings {
     pub rate_limit_pause: Duration,
     /// Largest accepted webhook body.
     pub max_body_bytes: usize,
+    /// How long a webhook request waits for the database before it is answered 503.
+    pub db_timeout: Duration,
     /// HTTP worker threads.
     pub http_workers: usize,
     /// How long a fetched user profile is trusted.
@@ -315,6 +322,11 @@ impl Settings {
             i64::try_from(args.lease_secs).unwrap_or(i64::MAX),
             1,
         )?;
+        at_least(
+            "db_timeout_ms",
+            i64::try_from(args.db_timeout_ms).unwrap_or(i64::MAX),
+            1,
+        )?;
         if let Some(n) = args.http_workers {
             at_least("http_workers", i64::from(n), 1)?;
         }
@@ -351,6 +363,7 @@ impl Settings {
             retry_base: Duration::from_millis(args.retry_base_ms),
             rate_limit_pause: Duration::from_secs(args.rate_limit_pause_secs),
             max_body_bytes: args.max_body_bytes,
+            db_timeout: Duration::from_millis(args.db_timeout_ms),
             http_workers: args.http_workers.map_or_else(
                 || std::thread::available_parallelism().map_or(2, usize::from),
                 usize::from,
@@ -455,6 +468,7 @@ mod tests {
         assert_eq!(settings.retry_base, Duration::from_millis(1000));
         assert_eq!(settings.rate_limit_pause, Duration::from_secs(60));
         assert_eq!(settings.max_body_bytes, 1024 * 1024);
+        assert_eq!(settings.db_timeout, Duration::from_secs(2));
         assert!(!settings.accept_sha1);
         assert_eq!(settings.policy, Path::new("routing.yaml"));
         assert_eq!(settings.locales, Path::new("locales"));

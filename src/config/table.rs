@@ -135,6 +135,12 @@ pub const SETTINGS: &[Setting] = &[
         "the largest webhook body accepted, in bytes",
     ),
     setting(
+        "db_timeout_ms",
+        "PAGEBOT_DB_TIMEOUT_MS",
+        Some("2000"),
+        "how long a webhook request waits for the database, in milliseconds, before it is answered 503 (Facebook delivers it again later); `/readyz` answers at once from what the last database calls found",
+    ),
+    setting(
         "accept_sha1",
         "PAGEBOT_ACCEPT_SHA1",
         Some("false"),

@@ -10,7 +10,7 @@ use crate::store::inbox::{self, Status};
 use crate::store::{DbConn, StoreError, now_ms};
 
 /// How the claim of an event ends.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Ending {
     /// A final status: done, failed or dead.
     Finish {
@@ -27,7 +27,7 @@ pub(super) enum Ending {
 }
 
 /// The end of one claim, as the claim that set `attempts` recorded it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct ClaimEnd {
     pub id: i64,
     pub attempts: i32,
@@ -36,7 +36,7 @@ pub(super) struct ClaimEnd {
 }
 
 /// One worker's writes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Entry {
     /// Delivery attempts to record, in order.
     pub deliveries: Vec<NewDelivery>,

@@ -71,6 +71,9 @@ pub struct Pipeline {
     journal: GroupCommit<journal::Entry>,
     /// Where the claims run (see [`Pipeline::new`]).
     claims: Store,
+    /// Journal commits a test makes fail.
+    #[cfg(test)]
+    faults: Arc<tests::JournalFaults>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -108,6 +111,8 @@ impl Pipeline {
             throttle: Arc::new(PageThrottle::default()),
             wake: Arc::new(Notify::new()),
             due: Arc::default(),
+            #[cfg(test)]
+            faults: Arc::default(),
         }
     }
 
@@ -273,5 +278,230 @@ impl Pipeline {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use super::process::Outcome;
+    use super::*;
+    use crate::graph::GraphClient;
+    use crate::registry::Registry;
+    use crate::store::{NewInboxEvent, Status, now_ms};
+    use crate::testing::{FakeGraph, TestDatabase};
+
+    /// Journal commits (and lease renewals) that fail as if the database were out of reach,
+    /// counted down per kind.
+    #[derive(Debug, Default)]
+    pub(crate) struct JournalFaults {
+        /// Commits of delivery records made before the next send.
+        pub deliveries: AtomicUsize,
+        /// Commits of an outcome (with the last records).
+        pub endings: AtomicUsize,
+        /// Lease renewals (they run, and their answer is replaced by the failure).
+        pub renewals: AtomicUsize,
+    }
+
+    impl JournalFaults {
+        fn take(counter: &AtomicUsize) -> Option<StoreError> {
+            counter
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .ok()
+                .map(|_| StoreError::Pool("injected: the database is out of reach".into()))
+        }
+
+        pub(super) fn inject(&self, entry: &journal::Entry) -> Option<StoreError> {
+            match entry.end {
+                Some(_) => Self::take(&self.endings),
+                None => Self::take(&self.deliveries),
+            }
+        }
+
+        pub(super) fn inject_renewal(&self) -> Option<StoreError> {
+            Self::take(&self.renewals)
+        }
+    }
+
+    /// A pipeline whose bot answers each text twice (two messages: the first one's record
+    /// is committed before the second is sent), with a lease of `lease`.
+    struct Rig {
+        pipeline: Pipeline,
+        store: Store,
+        graph: FakeGraph,
+        _database: TestDatabase,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Rig {
+        async fn start(lease: Duration) -> Self {
+            let database = TestDatabase::from_env();
+            let store = Store::connect(database.url(), 4).unwrap();
+            let graph = FakeGraph::start().await;
+            let dir = tempfile::tempdir().unwrap();
+            let policy_file = dir.path().join("routing.yaml");
+            std::fs::write(
+                &policy_file,
+                "routes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n      args: { regex: \"^.*$\" }\n      senders:\n        - text: { message: echo, args: { text: \"{match.0}\" } }\n        - text: { message: echo, args: { text: \"again: {match.0}\" } }\n",
+            )
+            .unwrap();
+            let locales = Arc::new(
+                Locales::from_sources(
+                    "en-US".parse().unwrap(),
+                    vec![(
+                        "en-US".into(),
+                        vec![("en-US/bot.ftl".into(), "echo = { $text }\n".to_owned())],
+                    )],
+                )
+                .unwrap(),
+            );
+            let policy =
+                Arc::new(Policy::load(&policy_file, &Registry::builtin(), &locales).unwrap());
+            let services = Arc::new(Services {
+                store: store.clone(),
+                new_users: GroupCommit::start(store.clone(), 1, 100),
+                graph: GraphClient::new(graph.settings()).unwrap(),
+                locales: locales.clone(),
+                profile_ttl: Duration::from_secs(3600),
+            });
+            let pipeline = Pipeline::new(
+                services,
+                store.clone(),
+                store.clone(),
+                Bot { policy, locales },
+                Arc::new(Metrics::new()),
+                PipelineSettings {
+                    workers: 4,
+                    max_attempts: 3,
+                    lease,
+                    poll_interval: Duration::from_millis(50),
+                    retry_base: Duration::from_millis(50),
+                    rate_limit_pause: Duration::from_millis(300),
+                },
+            );
+            Self {
+                pipeline,
+                store,
+                graph,
+                _database: database,
+                _dir: dir,
+            }
+        }
+
+        /// Stores a text from `psid` and claims it.
+        async fn claimed_text(&self, psid: &str, text: &str) -> Claimed {
+            let now = now_ms();
+            let raw = serde_json::json!({
+                "sender": {"id": psid},
+                "recipient": {"id": "p1"},
+                "timestamp": now,
+                "message": {"mid": format!("m-{psid}"), "text": text},
+            });
+            let row = NewInboxEvent {
+                raw: raw.to_string(),
+                ..inbox::test_row(&format!("m-{psid}"), psid)
+            };
+            self.store
+                .run(move |conn| inbox::insert_batch(conn, &[row]))
+                .await
+                .unwrap();
+            let mut claimed = self.pipeline.claim(1).await.unwrap();
+            assert_eq!(claimed.len(), 1);
+            claimed.remove(0)
+        }
+
+        async fn event(&self) -> crate::store::InboxEvent {
+            let mut all = self.store.run(inbox::all).await.unwrap();
+            assert_eq!(all.len(), 1);
+            all.remove(0)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_that_fail_are_tried_again_and_nothing_is_sent_twice() {
+        let rig = Rig::start(Duration::from_secs(30)).await;
+        let faults = &rig.pipeline.faults;
+        faults.deliveries.store(3, Ordering::SeqCst);
+        faults.endings.store(4, Ordering::SeqCst);
+        let claimed = rig.claimed_text("u1", "hello").await;
+        let outcome = rig.pipeline.process(claimed).await;
+        assert!(
+            matches!(outcome, Outcome::Done { sent: 2, .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(faults.deliveries.load(Ordering::SeqCst), 0);
+        assert_eq!(faults.endings.load(Ordering::SeqCst), 0);
+        assert_eq!(rig.graph.texts_to("u1"), ["hello", "again: hello"]);
+        assert_eq!(rig.graph.send_attempts(), 2);
+        let event = rig.event().await;
+        assert_eq!(event.status, Status::Done.as_str());
+        assert_eq!(event.attempts, 1);
+        let recorded = rig.store.run(deliveries::all).await.unwrap();
+        assert_eq!(recorded.len(), 2, "{recorded:?}");
+        assert!(recorded.iter().all(|d| d.status == deliveries::SENT));
+        // Nothing is left to claim.
+        assert_eq!(rig.pipeline.drain().await.unwrap(), 0);
+        assert_eq!(rig.graph.send_attempts(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_is_tried_past_the_first_lease_while_renewals_extend_it() {
+        // Six failures take over 3 s of pauses; the lease of 2.5 s is renewed every 0.83 s.
+        let lease = Duration::from_millis(2500);
+        let rig = Rig::start(lease).await;
+        rig.pipeline.faults.endings.store(6, Ordering::SeqCst);
+        let claimed = rig.claimed_text("u1", "hello").await;
+        let started = Instant::now();
+        let outcome = rig.pipeline.process(claimed).await;
+        assert!(started.elapsed() > lease, "{:?}", started.elapsed());
+        assert!(
+            matches!(outcome, Outcome::Done { sent: 2, .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(rig.event().await.status, Status::Done.as_str());
+        assert_eq!(rig.store.run(deliveries::all).await.unwrap().len(), 2);
+        assert_eq!(rig.graph.send_attempts(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outage_longer_than_the_lease_gives_up_and_the_event_is_claimed_again() {
+        // Nothing can be written, renewals included: the worker stops trying once its lease
+        // may have run out (a tenth of it early), and the event is claimed again after it. What Facebook accepted
+        // and could not be recorded is sent again: the case README "Nothing twice" names.
+        let lease = Duration::from_millis(1500);
+        let rig = Rig::start(lease).await;
+        let faults = &rig.pipeline.faults;
+        faults.endings.store(usize::MAX, Ordering::SeqCst);
+        faults.renewals.store(usize::MAX, Ordering::SeqCst);
+        let claimed = rig.claimed_text("u1", "hello").await;
+        let until = claimed.event.locked_until.unwrap();
+        let outcome = rig.pipeline.process(claimed).await;
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+        // It stopped about when the lease ran out, not long after.
+        let stopped = now_ms();
+        assert!(
+            stopped < until + 1_000,
+            "stopped {} ms after the lease",
+            stopped - until
+        );
+        let event = rig.event().await;
+        assert_eq!(event.status, Status::Pending.as_str());
+        // The first record was committed before the second send: only the last is resent.
+        let recorded = rig.store.run(deliveries::all).await.unwrap();
+        assert_eq!(recorded.len(), 1, "{recorded:?}");
+        faults.endings.store(0, Ordering::SeqCst);
+        faults.renewals.store(0, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(
+            u64::try_from(until - now_ms()).unwrap_or(0) + 50,
+        ))
+        .await;
+        assert_eq!(rig.pipeline.drain().await.unwrap(), 1);
+        assert_eq!(rig.event().await.status, Status::Done.as_str());
+        assert_eq!(
+            rig.graph.texts_to("u1"),
+            ["hello", "again: hello", "again: hello"]
+        );
     }
 }

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
 use super::Pipeline;
 use super::journal::{ClaimEnd, Ending, Entry};
-use super::retry::backoff;
+use super::retry::{backoff, commit_backoff};
 use crate::context::{Context, Event, Outgoing};
 use crate::event::{Messaging, ReceivingType, classify};
 use crate::graph::GraphError;
@@ -31,11 +32,75 @@ pub struct Claimed {
 }
 
 /// What an attempt sent: known before it starts, and noted as it goes.
-struct Ledger {
+struct Ledger<'a> {
     already_sent: BTreeSet<i32>,
     /// Delivery attempts not yet written to the database.
     unrecorded: Vec<NewDelivery>,
+    /// The claim's lease, while which a commit that failed is tried again.
+    lease: &'a Lease,
 }
+
+/// The claim's lease as this worker knows it: the lease is a time in the database
+/// (`locked_until`), and until it passes no other worker can claim the event, whether or not
+/// the database can be reached meanwhile. It is known to reach at least as far as the last
+/// successful claim or renewal plus the lease's length (counted from before the statement
+/// was sent).
+struct Lease {
+    id: i64,
+    attempts: i32,
+    /// The lease's length.
+    length_ms: i64,
+    /// Until when (epoch ms) the lease surely holds; 0 once the claim is known to be lost.
+    until_ms: AtomicI64,
+}
+
+impl Lease {
+    fn new(row: &InboxEvent, length: Duration) -> Self {
+        let length_ms = i64::try_from(length.as_millis()).unwrap_or(i64::MAX);
+        Self {
+            id: row.id,
+            attempts: row.attempts,
+            length_ms,
+            until_ms: AtomicI64::new(
+                row.locked_until
+                    .unwrap_or_else(|| now_ms().saturating_add(length_ms)),
+            ),
+        }
+    }
+
+    /// A renewal asked at `asked_at_ms` succeeded.
+    fn renewed(&self, asked_at_ms: i64) {
+        let until = asked_at_ms.saturating_add(self.length_ms);
+        // Not over a lease known lost.
+        let _ = self
+            .until_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                (held != 0 && until > held).then_some(until)
+            });
+    }
+
+    /// Another worker has the event (or it was finished): nothing more is tried.
+    fn lost(&self) {
+        self.until_ms.store(0, Ordering::SeqCst);
+    }
+
+    /// How much longer a commit may be tried again: until the lease may run out, less a
+    /// margin for the clocks of other instances and for the try in flight. `None` once that
+    /// time has passed.
+    fn left(&self) -> Option<Duration> {
+        let margin = (self.length_ms / 10).min(LEASE_MARGIN_MS);
+        let left = self
+            .until_ms
+            .load(Ordering::SeqCst)
+            .saturating_sub(margin)
+            .saturating_sub(now_ms());
+        (left > 0).then(|| Duration::from_millis(u64::try_from(left).unwrap_or(0)))
+    }
+}
+
+/// The most of its lease a claim keeps back from retrying a commit (a tenth of it when that
+/// is less).
+const LEASE_MARGIN_MS: i64 = 5_000;
 
 /// How processing an event ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,14 +171,16 @@ impl Pipeline {
         let id = row.id;
         let attempts = row.attempts;
         let bot = self.bot.load_full();
+        let lease = Lease::new(&row, self.settings.lease);
         let mut ledger = Ledger {
             already_sent: sent,
             unrecorded: Vec::new(),
+            lease: &lease,
         };
         let (kind, result) = tokio::select! {
             biased;
             done = self.attempt(&bot.policy, row, user, &mut ledger) => done,
-            () = self.hold_lease(id, attempts) => {
+            () = self.hold_lease(&lease) => {
                 self.report(id, attempts, "UNKNOWN", &Outcome::LeaseLost);
                 return Outcome::LeaseLost;
             }
@@ -154,18 +221,25 @@ impl Pipeline {
             },
             Outcome::LeaseLost => return outcome,
         };
-        let stored = self
-            .journal
-            .submit(Entry {
-                deliveries: ledger.unrecorded,
-                end: Some(ClaimEnd {
-                    id,
-                    attempts,
-                    kind: kind_name,
-                    ending,
-                }),
-            })
-            .await;
+        let entry = Entry {
+            deliveries: ledger.unrecorded,
+            end: Some(ClaimEnd {
+                id,
+                attempts,
+                kind: kind_name,
+                ending,
+            }),
+        };
+        // The lease is renewed while the commit is tried (again, if the database is out of
+        // reach), and the commit is awaited even if a renewal finds the claim lost: its answer
+        // says whether the claim still held when it was written.
+        let commit = self.commit(entry, &lease);
+        tokio::pin!(commit);
+        let stored = tokio::select! {
+            biased;
+            stored = &mut commit => stored,
+            () = self.hold_lease(&lease) => commit.await,
+        };
         let kind_name = kind_name.unwrap_or("UNPARSED");
         match stored {
             Ok(true) => {
@@ -182,31 +256,110 @@ impl Pipeline {
                 Outcome::LeaseLost
             }
             Err(e) => {
-                // The lease runs out and the event is claimed again: nothing is lost.
-                log::error!("event {id}: outcome not recorded, it will be retried: {e}");
+                // Tried while the lease surely held: the event is claimed again once it runs
+                // out, and nothing is lost (what Facebook accepted and was not recorded is
+                // sent again).
+                log::error!(
+                    "event {id}: outcome not recorded, and the lease may run out: it will be \
+                     claimed again: {e}"
+                );
                 outcome
             }
         }
     }
 
     /// Renews the claim's lease every third of its length; returns only once the claim is
-    /// lost. A renewal that fails on a database error is tried again at the next tick.
-    async fn hold_lease(&self, id: i64, attempts: i32) {
-        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
-        let period = (self.settings.lease / 3).max(std::time::Duration::from_millis(50));
+    /// lost. A renewal that fails (the database out of reach) is tried again soon, with
+    /// backoff ([`commit_backoff`]), so that the lease is renewed as soon as the database is
+    /// back.
+    async fn hold_lease(&self, lease: &Lease) {
+        let (id, attempts, lease_ms) = (lease.id, lease.attempts, lease.length_ms);
+        let period = (self.settings.lease / 3).max(Duration::from_millis(50));
+        let mut failures = 0;
+        let mut pause = period;
         loop {
-            tokio::time::sleep(period).await;
-            let renewed = self
-                .services
-                .store
-                .run(move |conn| inbox::renew(conn, id, attempts, lease_ms))
-                .await;
+            tokio::time::sleep(pause).await;
+            let asked_at = now_ms();
+            let renewed = self.renew(id, attempts, lease_ms).await;
             match renewed {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => log::warn!("event {id}: lease not renewed, will try again: {e}"),
+                Ok(true) => {
+                    lease.renewed(asked_at);
+                    if failures > 0 {
+                        log::info!("event {id}: lease renewed again after {failures} failures");
+                    }
+                    failures = 0;
+                    pause = period;
+                }
+                Ok(false) => {
+                    lease.lost();
+                    return;
+                }
+                Err(e) => {
+                    failures += 1;
+                    pause = commit_backoff(failures).min(period);
+                    if failures == 1 {
+                        log::warn!("event {id}: lease not renewed, trying again: {e}");
+                    }
+                }
             }
         }
+    }
+
+    /// Extends the lease to `lease_ms` from now if the claim still holds ([`inbox::renew`]).
+    async fn renew(&self, id: i64, attempts: i32, lease_ms: i64) -> Result<bool, StoreError> {
+        #[cfg(test)]
+        if let Some(e) = self.faults.inject_renewal() {
+            return Err(e);
+        }
+        self.services
+            .store
+            .run(move |conn| inbox::renew(conn, id, attempts, lease_ms))
+            .await
+    }
+
+    /// Commits `entry` through the journal; if that fails, tries it again with backoff
+    /// (100 ms doubling to 2 s) for as long as the claim's lease surely holds, so that a
+    /// database outage shorter than the lease loses no record of what Facebook accepted (an
+    /// event claimed again would send it a second time). Returns what the journal answered,
+    /// or the last error once the lease may have run out (or at once if the error cannot
+    /// pass).
+    async fn commit(&self, entry: Entry, lease: &Lease) -> Result<bool, StoreError> {
+        let id = lease.id;
+        let mut failures: u32 = 0;
+        loop {
+            let error = match self.submit(entry.clone()).await {
+                Ok(held) => {
+                    if failures > 0 {
+                        log::info!("event {id}: committed after {failures} failed tries");
+                    }
+                    return Ok(held);
+                }
+                Err(e) => e,
+            };
+            failures += 1;
+            if error.is_permanent() {
+                return Err(error);
+            }
+            let Some(left) = lease.left() else {
+                return Err(error);
+            };
+            if failures == 1 {
+                log::warn!(
+                    "event {id}: commit failed, trying again while the lease holds (for \
+                     {left:?} at most): {error}"
+                );
+            }
+            tokio::time::sleep(commit_backoff(failures).min(left)).await;
+        }
+    }
+
+    /// Hands `entry` to the journal (whose group commit answers once it is written).
+    async fn submit(&self, entry: Entry) -> Result<bool, StoreError> {
+        #[cfg(test)]
+        if let Some(e) = self.faults.inject(&entry) {
+            return Err(e);
+        }
+        self.journal.submit(entry).await
     }
 
     fn report(&self, id: i64, attempts: i32, kind: &str, outcome: &Outcome) {
@@ -244,7 +397,7 @@ impl Pipeline {
         policy: &Policy,
         row: InboxEvent,
         user: Option<Option<User>>,
-        ledger: &mut Ledger,
+        ledger: &mut Ledger<'_>,
     ) -> (Option<ReceivingType>, Result<usize, Stop>) {
         let messaging: Messaging = match serde_json::from_str(&row.raw) {
             Ok(m) => m,
@@ -279,7 +432,7 @@ impl Pipeline {
         cx: &mut Context,
         policy: &Policy,
         kind: ReceivingType,
-        ledger: &mut Ledger,
+        ledger: &mut Ledger<'_>,
     ) -> Result<usize, Stop> {
         let mut seq: i32 = 0;
         let mut sent = 0;
@@ -375,13 +528,15 @@ impl Pipeline {
     ///
     /// The previous message's record is committed before this one is sent, so that a retry
     /// after a crash resends at most the last message; the last record is committed with the
-    /// event's outcome.
+    /// event's outcome. A commit that fails is tried again while the lease holds
+    /// ([`Pipeline::commit`]); if it cannot be made in time, the attempt stops before sending
+    /// more, and the records are tried once more with the outcome.
     async fn deliver(
         &self,
         cx: &Context,
         seq: i32,
         message: Outgoing,
-        ledger: &mut Ledger,
+        ledger: &mut Ledger<'_>,
     ) -> Result<(), Stop> {
         let page = cx.event.page_id.clone().unwrap_or_default();
         if let Some(left) = self.throttle.remaining(&page) {
@@ -391,12 +546,12 @@ impl Pipeline {
             ));
         }
         if !ledger.unrecorded.is_empty() {
-            self.journal
-                .submit(Entry {
-                    deliveries: std::mem::take(&mut ledger.unrecorded),
-                    end: None,
-                })
-                .await?;
+            let entry = Entry {
+                deliveries: ledger.unrecorded.clone(),
+                end: None,
+            };
+            self.commit(entry, ledger.lease).await?;
+            ledger.unrecorded.clear();
         }
         let event_id = cx.event.inbox_id;
         let started = Instant::now();

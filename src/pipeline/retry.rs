@@ -16,9 +16,32 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
     Duration::from_millis((ms as f64 * jitter) as u64)
 }
 
+/// The first pause before a commit that failed is tried again.
+pub const COMMIT_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// The longest pause between two tries of a commit.
+pub const COMMIT_RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// The pause after the `failures`-th failure in a row of a commit (or a lease renewal):
+/// 100 ms, doubled each time, at most 2 s, so that a database that is back is used within
+/// two seconds.
+pub fn commit_backoff(failures: u32) -> Duration {
+    COMMIT_RETRY_FIRST
+        .saturating_mul(1 << failures.saturating_sub(1).min(10))
+        .min(COMMIT_RETRY_MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commits_are_tried_again_soon_then_every_two_seconds() {
+        let ms = |n| commit_backoff(n).as_millis();
+        assert_eq!(
+            [ms(1), ms(2), ms(3), ms(5), ms(6), ms(40)],
+            [100, 200, 400, 1600, 2000, 2000]
+        );
+    }
 
     #[test]
     fn grows_exponentially_within_jitter_and_is_capped() {

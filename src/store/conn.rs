@@ -187,8 +187,13 @@ impl diesel::r2d2::ManageConnection for DbManager {
     }
 }
 
-/// How long a caller waits for a free pooled connection.
-pub const POOL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a caller waits for a pooled connection by default (the pipeline's callers; the
+/// webhook waits less, `PAGEBOT_DB_TIMEOUT_MS`). A caller only asks the pool once it holds
+/// one of the store's turns (one per connection), so it waits this long only while no
+/// connection can be opened: the database is unreachable. It is also what r2d2 derives its
+/// reconnection pace from (a try at least every half of it): 10 s, not 30, so that the
+/// pipeline resumes within 5 s of the database's return.
+pub const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

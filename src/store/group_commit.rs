@@ -146,9 +146,11 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
     let (works, answers): (Vec<W>, Vec<_>) = group.into_iter().map(|j| (j.work, j.done)).unzip();
     let size = works.len();
     let result = store
-        .run(move |conn| {
-            let outputs = apply_atomically(conn, &works);
-            Ok((outputs, works))
+        .run(move |conn| match apply_atomically(conn, &works) {
+            // The connection broke: the items alone would each wait for one in turn, so the
+            // error is the group's (and the store notes the database unreachable).
+            Err(e) if e.is_unavailable() => Err(e),
+            outputs => Ok((outputs, works)),
         })
         .await;
     match result {
@@ -167,7 +169,12 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
             log::warn!(
                 "a group of {size} writes could not be committed ({e}); committing each alone"
             );
+            let mut unavailable: Option<String> = None;
             for (work, done) in works.into_iter().zip(answers) {
+                if let Some(message) = &unavailable {
+                    let _ = done.send(Err(StoreError::Unavailable(message.clone())));
+                    continue;
+                }
                 let result = store
                     .run(move |conn| apply_atomically(conn, std::slice::from_ref(&work)))
                     .await
@@ -176,6 +183,12 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
                             .pop()
                             .ok_or_else(|| StoreError::Task("no output for the item".into()))
                     });
+                // The database went away meanwhile: the others are not tried one by one.
+                if let Err(e) = &result
+                    && e.is_unavailable()
+                {
+                    unavailable = Some(e.to_string());
+                }
                 let _ = done.send(result);
             }
         }
@@ -185,10 +198,15 @@ async fn commit<W: GroupWork>(store: &Store, group: Vec<Job<W>>) {
             }
         }
         Err(e) => {
-            // The blocking task itself failed: nothing is known to be committed.
+            // No connection could be had, or the blocking task itself failed: nothing is
+            // known to be committed.
             let message = e.to_string();
+            let unavailable = e.is_unavailable();
             for done in answers {
-                let _ = done.send(Err(StoreError::Task(message.clone())));
+                let _ = done.send(Err(match unavailable {
+                    true => StoreError::Unavailable(message.clone()),
+                    false => StoreError::Task(message.clone()),
+                }));
             }
         }
     }

@@ -27,6 +27,7 @@ pub mod deliveries;
 pub mod echoes;
 pub mod group_commit;
 pub mod handovers;
+mod health;
 pub mod inbox;
 pub mod locations;
 pub mod media;
@@ -40,6 +41,7 @@ pub mod users;
 pub mod watermarks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
@@ -49,6 +51,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub use app_migrations::{AppMigrations, MigrationClash};
 pub use conn::{DatabaseTarget, DbConn, DbManager, Planning};
 pub use deliveries::{Delivery, NewDelivery};
+pub use health::Health;
 pub use inbox::{InboxEvent, InboxGauges, InboxStats, NewInboxEvent, Status};
 pub(crate) use prepared::Prepared;
 pub use users::User;
@@ -84,6 +87,57 @@ pub enum StoreError {
     /// A blocking database task panicked or was cancelled.
     #[error("database task: {0}")]
     Task(String),
+    /// The database could not be reached in time (the error that said so, as text).
+    #[error("database unreachable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or the connection broke (as opposed to a
+    /// statement the database refused): no connection could be had, or it closed under the
+    /// statement.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            Self::Connect(_)
+                | Self::Pool(_)
+                | Self::Unavailable(_)
+                | Self::Query(
+                    Error::DatabaseError(
+                        DatabaseErrorKind::ClosedConnection
+                            | DatabaseErrorKind::UnableToSendCommand,
+                        _,
+                    ) | Error::BrokenTransactionManager,
+                )
+        )
+    }
+
+    /// Whether trying the same statement again cannot succeed: the database refused its rows
+    /// (a constraint), or it could not be built or read. Anything else (the database
+    /// unreachable, a connection that broke, a failover, a conflict) may pass.
+    pub fn is_permanent(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Config(_) | Self::Migration(_) | Self::MigrationClash(_) => true,
+            Self::Query(Error::DatabaseError(kind, _)) => matches!(
+                kind,
+                DatabaseErrorKind::UniqueViolation
+                    | DatabaseErrorKind::ForeignKeyViolation
+                    | DatabaseErrorKind::NotNullViolation
+                    | DatabaseErrorKind::CheckViolation
+                    | DatabaseErrorKind::RestrictViolation
+                    | DatabaseErrorKind::ExclusionViolation
+            ),
+            Self::Query(
+                Error::QueryBuilderError(_)
+                | Error::DeserializationError(_)
+                | Error::SerializationError(_)
+                | Error::InvalidCString(_),
+            ) => true,
+            _ => false,
+        }
+    }
 }
 
 impl From<diesel::result::ConnectionError> for StoreError {
@@ -101,6 +155,10 @@ pub struct Store {
     /// One per pooled connection: an async caller waits here, not on a blocking thread that
     /// would wait for the pool (hundreds of workers made hundreds of such threads).
     turns: Arc<Semaphore>,
+    /// How long a caller waits for a pooled connection (see [`Store::with_wait`]).
+    wait: Duration,
+    /// Whether the database answers, shared by every store over it.
+    health: Health,
 }
 
 impl std::fmt::Debug for Store {
@@ -148,12 +206,16 @@ impl Store {
             true => 1,
             false => pool_size.max(1),
         };
-        let pool = build_pool(manager, pool_size)?;
+        let health = Health::default();
+        let wait = conn::POOL_TIMEOUT;
+        let pool = build_pool(manager, pool_size, wait, &health)?;
         Ok(Self {
             pool,
             target,
             backend,
             turns: turns(pool_size),
+            wait,
+            health,
         })
     }
 
@@ -162,7 +224,9 @@ impl Store {
     /// which the acknowledgment waits for. On SQLite, which has one writer, the same single
     /// connection, with a queue of its own: its callers wait for the one call in progress,
     /// not behind every worker's. On Postgres they plan as `planning` says. Blocking, like
-    /// [`Store::connect`] (migrations are not run again).
+    /// [`Store::connect`] (migrations are not run again). Its callers wait for a connection
+    /// as long as this store's do ([`Store::with_wait`]), and on Postgres its pool tries to
+    /// reconnect at least every half of that after an outage.
     pub fn with_own_connections(&self, size: u32, planning: Planning) -> Result<Self, StoreError> {
         if matches!(self.target, DatabaseTarget::Sqlite(_)) {
             return Ok(Self {
@@ -175,11 +239,31 @@ impl Store {
             pool: build_pool(
                 DbManager::with_planning(self.target.clone(), planning),
                 size,
+                self.wait,
+                &self.health,
             )?,
             target: self.target.clone(),
             backend: self.backend,
             turns: turns(size),
+            wait: self.wait,
+            health: self.health.clone(),
         })
+    }
+
+    /// This store with callers that wait at most `wait` for a pooled connection (30 s by
+    /// default), then fail with [`StoreError::Pool`]: for callers that must answer in time
+    /// (the webhook), over the same connections.
+    pub fn with_wait(&self, wait: Duration) -> Self {
+        Self {
+            wait: wait.max(Duration::from_millis(1)),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the database answered the last time one of the stores over it asked: kept by
+    /// every call, read without waiting.
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     /// "postgres" or "sqlite".
@@ -197,9 +281,53 @@ impl Store {
         }
     }
 
-    /// Borrows a connection for blocking work on the current thread.
+    /// Borrows a connection for blocking work on the current thread, waiting for one at most
+    /// as long as this store waits ([`Store::with_wait`]).
+    ///
+    /// A connection that last worked before the database was last found unreachable is
+    /// checked first (`SELECT 1`): one that lost its server in the outage is dropped, and
+    /// another one taken, so that no caller fails on it once the database is back.
     pub fn get(&self) -> Result<diesel::r2d2::PooledConnection<DbManager>, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+        use diesel::connection::SimpleConnection;
+        use diesel::r2d2::PooledConnection;
+
+        /// The outages of [`Health::outages`] a connection is known to have outlived.
+        struct Outlived(u64);
+
+        let began = now_ms();
+        let deadline = std::time::Instant::now() + self.wait;
+        let mut failed_checks = 0;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut conn = self.pool.get_timeout(left).map_err(|e| {
+                let e = StoreError::Pool(e.to_string());
+                self.health.failed(began, &e);
+                e
+            })?;
+            let outages = self.health.outages();
+            let outlived = PooledConnection::extensions(&conn)
+                .get::<Outlived>()
+                .map_or(0, |o| o.0);
+            if outlived == outages {
+                return Ok(conn);
+            }
+            // On a dead connection diesel marks it broken, and the pool drops it when it is
+            // given back here.
+            match conn.batch_execute("SELECT 1") {
+                Ok(()) => {
+                    PooledConnection::extensions_mut(&mut conn).insert(Outlived(outages));
+                    return Ok(conn);
+                }
+                // Each connection of the pool failed its check (and was not dropped): give up
+                // rather than be handed the same ones again.
+                Err(e) if failed_checks >= self.pool.max_size() => {
+                    let e = StoreError::Query(e);
+                    self.health.failed(began, &e);
+                    return Err(e);
+                }
+                Err(_) => failed_checks += 1,
+            }
+        }
     }
 
     /// Runs `f` with a pooled connection on tokio's blocking threads.
@@ -216,9 +344,26 @@ impl Store {
             .map_err(|e| StoreError::Task(e.to_string()))?;
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
+            let began = now_ms();
             let mut conn = store.get()?;
             let result = f(&mut conn);
+            if let Err(e) = &result
+                && e.is_unavailable()
+            {
+                // diesel marks a connection that lost its server broken (and the pool then
+                // drops it) on some paths only: a failed prepared statement can leave it to be
+                // handed out again, failing every caller after the database is back. A plain
+                // statement of our own marks it if it is dead, and costs nothing if not.
+                use diesel::connection::SimpleConnection;
+                let _ = conn.batch_execute("SELECT 1");
+            }
+            // Given back before the turn, so that the next caller finds it in the pool.
+            drop(conn);
             drop(turn);
+            match &result {
+                Err(e) if e.is_unavailable() => store.health.failed(began, e),
+                _ => store.health.succeeded(),
+            }
             result
         })
         .await
@@ -231,8 +376,14 @@ fn turns(size: u32) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(usize::try_from(size).unwrap_or(1)))
 }
 
-/// A pool of at most `size` connections made by `manager`.
-fn build_pool(manager: DbManager, size: u32) -> Result<Pool<DbManager>, StoreError> {
+/// A pool of at most `size` connections made by `manager`, whose callers wait `wait` for a
+/// connection by default, and whose attempts to open one tell `health` how they went.
+fn build_pool(
+    manager: DbManager,
+    size: u32,
+    wait: Duration,
+    health: &Health,
+) -> Result<Pool<DbManager>, StoreError> {
     Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
@@ -240,8 +391,11 @@ fn build_pool(manager: DbManager, size: u32) -> Result<Pool<DbManager>, StoreErr
         // connection that broke is noticed by the query that fails on it (and then
         // dropped by `has_broken`), and the event that ran it is retried.
         .test_on_check_out(false)
-        .connection_timeout(conn::POOL_TIMEOUT)
-        .error_handler(Box::new(diesel::r2d2::LoggingErrorHandler))
+        // Also how often r2d2 tries to open a connection again while the database is
+        // unreachable: at least every half of it.
+        .connection_timeout(wait.max(Duration::from_millis(1)))
+        .error_handler(Box::new(health::PoolErrors(health.clone())))
+        .event_handler(Box::new(health::PoolEvents(health.clone())))
         .build(manager)
         .map_err(|e| StoreError::Pool(e.to_string()))
 }

@@ -377,6 +377,7 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         retry_base: Duration::from_millis(50),
         rate_limit_pause: Duration::from_millis(300),
         max_body_bytes: 1024 * 1024,
+        db_timeout: Duration::from_secs(2),
         http_workers: 1,
         profile_ttl: Duration::from_secs(3600),
         poll_interval: Duration::from_millis(50),

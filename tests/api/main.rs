@@ -14,6 +14,7 @@ mod demo;
 mod durability;
 mod handlers;
 mod ingress;
+mod outage;
 mod panics;
 mod pipeline;
 mod readme;
