@@ -12,6 +12,7 @@ mod cli;
 mod conversation;
 mod demo;
 mod durability;
+mod faults;
 mod handlers;
 mod ingress;
 mod outage;

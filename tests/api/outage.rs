@@ -19,7 +19,7 @@ use pagebot::store::{Store, deliveries, inbox};
 
 /// A Postgres cluster in a temporary folder, stopped (by its postmaster's PID) and removed
 /// when dropped.
-struct Cluster {
+pub(crate) struct Cluster {
     bin: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
@@ -30,7 +30,7 @@ struct Cluster {
 
 impl Cluster {
     /// A new cluster, started.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let bin = postgres_bin()
             .expect("no Postgres binaries (set PAGEBOT_PG_BIN to the folder of initdb)");
         let dir = tempfile::Builder::new()
@@ -86,12 +86,12 @@ impl Cluster {
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
-    fn admin_url(&self) -> String {
+    pub(crate) fn admin_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
     /// Starts the postmaster and waits until it accepts connections.
-    fn start_server(&mut self) {
+    pub(crate) fn start_server(&mut self) {
         assert!(self.server.is_none(), "already running");
         let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
         let socket_dir = self.dir.path().display().to_string();
@@ -123,7 +123,7 @@ impl Cluster {
 
     /// Stops the postmaster the way an operator's fast shutdown does (SIGINT to its PID:
     /// sessions are ended at once) and waits until it is gone.
-    fn stop_server(&mut self) {
+    pub(crate) fn stop_server(&mut self) {
         let Some(mut server) = self.server.take() else {
             return;
         };
@@ -196,7 +196,7 @@ fn free_port() -> u16 {
 }
 
 /// A bot that answers each text with the same text.
-fn echo_bot(dir: &Path) -> TestBot {
+pub(crate) fn echo_bot(dir: &Path) -> TestBot {
     std::fs::write(
         dir.join("routing.yaml"),
         "routes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n      args: { regex: \"^.*$\" }\n      senders:\n        - text: { message: echo, args: { text: \"{match.0}\" } }\n",
@@ -214,7 +214,7 @@ fn echo_bot(dir: &Path) -> TestBot {
 
 /// A store opened on `url` once the database answers again (the test app's own store kept
 /// connections the restart broke).
-async fn fresh_store(url: &str) -> Store {
+pub(crate) async fn fresh_store(url: &str) -> Store {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || Store::connect(&url, 2))
         .await
@@ -223,7 +223,7 @@ async fn fresh_store(url: &str) -> Store {
 }
 
 /// Runs blocking `f` on the cluster (stopping or starting it takes a while).
-async fn with_cluster<T: Send + 'static>(
+pub(crate) async fn with_cluster<T: Send + 'static>(
     cluster: &Arc<Mutex<Cluster>>,
     f: impl FnOnce(&mut Cluster) -> T + Send + 'static,
 ) -> T {
