@@ -10,6 +10,7 @@ use super::Pipeline;
 use super::journal::{ClaimEnd, Ending, Entry};
 use super::retry::backoff;
 use crate::context::{Context, Event, Outgoing};
+use crate::conversation::{Conversation, ConversationState, ConversationWrite};
 use crate::event::{Messaging, ReceivingType, classify};
 use crate::graph::GraphError;
 use crate::policy::Policy;
@@ -28,6 +29,9 @@ pub struct Claimed {
     /// Its sender's stored row, read with the claim (`Some(None)`: not stored; `None`: not
     /// read, as for an event without a sender).
     pub user: Option<Option<User>>,
+    /// Its sender's conversation, read with the claim when the policy uses conversations
+    /// (`Some(None)`: none stored; `None`: not read).
+    pub conversation: Option<Option<ConversationState>>,
 }
 
 /// What an attempt sent: known before it starts, and noted as it goes.
@@ -102,6 +106,7 @@ impl Pipeline {
             event: row,
             sent,
             user,
+            conversation,
         } = claimed;
         let id = row.id;
         let attempts = row.attempts;
@@ -110,9 +115,9 @@ impl Pipeline {
             already_sent: sent,
             unrecorded: Vec::new(),
         };
-        let (kind, result) = tokio::select! {
+        let (kind, result, conversation) = tokio::select! {
             biased;
-            done = self.attempt(&bot.policy, row, user, &mut ledger) => done,
+            done = self.attempt(&bot.policy, row, user, conversation, &mut ledger) => done,
             () = self.hold_lease(id, attempts) => {
                 self.report(id, attempts, "UNKNOWN", &Outcome::LeaseLost);
                 return Outcome::LeaseLost;
@@ -154,6 +159,11 @@ impl Pipeline {
             },
             Outcome::LeaseLost => return outcome,
         };
+        // What the event did to the conversation counts only once it is done.
+        let conversation = match outcome {
+            Outcome::Done { .. } => conversation,
+            _ => None,
+        };
         let stored = self
             .journal
             .submit(Entry {
@@ -164,6 +174,7 @@ impl Pipeline {
                     kind: kind_name,
                     ending,
                 }),
+                conversation,
             })
             .await;
         let kind_name = kind_name.unwrap_or("UNPARSED");
@@ -239,14 +250,20 @@ impl Pipeline {
         policy: &Policy,
         row: InboxEvent,
         user: Option<Option<User>>,
+        conversation: Option<Option<ConversationState>>,
         ledger: &mut Ledger,
-    ) -> (Option<ReceivingType>, Result<usize, Stop>) {
+    ) -> (
+        Option<ReceivingType>,
+        Result<usize, Stop>,
+        Option<ConversationWrite>,
+    ) {
         let messaging: Messaging = match serde_json::from_str(&row.raw) {
             Ok(m) => m,
             Err(e) => {
                 return (
                     None,
                     Err(Stop::Permanent(format!("not a Messenger event: {e}"))),
+                    None,
                 );
             }
         };
@@ -263,10 +280,21 @@ impl Pipeline {
         if let Some(user) = user {
             cx = cx.with_prefetched_user(user);
         }
-        (
-            Some(kind),
-            self.run_chains(&mut cx, policy, kind, ledger).await,
-        )
+        if let Some(stored) = conversation {
+            let loaded = Conversation::load(cx.conversation_key(), stored, cx.event_time(), {
+                cx.idle_ms()
+            });
+            cx = cx.with_conversation(loaded);
+        } else if policy.uses_conversations() {
+            // No sender to key it by: it reads as empty and keeps nothing.
+            let detached = Conversation::detached(cx.event_time());
+            cx = cx.with_conversation(detached);
+        }
+        let result = self.run_chains(&mut cx, policy, kind, ledger).await;
+        let write = cx
+            .take_conversation()
+            .and_then(|conversation| conversation.into_write(cx.event.inbox_id));
+        (Some(kind), result, write)
     }
 
     async fn run_chains(
@@ -390,6 +418,7 @@ impl Pipeline {
                 .submit(Entry {
                     deliveries: std::mem::take(&mut ledger.unrecorded),
                     end: None,
+                    conversation: None,
                 })
                 .await?;
         }

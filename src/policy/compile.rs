@@ -23,6 +23,9 @@ pub struct Policy {
     messages: BTreeMap<String, u32>,
     /// Whether any link runs `user_profile`: only then does the claim read the users.
     stores_users: bool,
+    /// Whether the policy has steps or a handler reads conversations: only then does the
+    /// claim read them.
+    uses_conversations: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -207,6 +210,10 @@ impl Policy {
             .chain(routes.values())
             .flat_map(|chain| &chain.links)
             .any(|link| link.handler_name == "user_profile");
+        let uses_conversations = std::iter::once(&default)
+            .chain(routes.values())
+            .flat_map(|chain| &chain.links)
+            .any(|link| link.handler.uses_conversation());
         Ok(Self {
             document,
             default,
@@ -214,6 +221,7 @@ impl Policy {
             classify,
             messages: messages.into_inner(),
             stores_users,
+            uses_conversations,
         })
     }
 
@@ -231,6 +239,12 @@ impl Policy {
     /// read with the claim.
     pub fn stores_users(&self) -> bool {
         self.stores_users
+    }
+
+    /// Whether events need their sender's conversation read with the claim: the policy has
+    /// steps, or one of its handlers reads the conversation in `should_handle`.
+    pub fn uses_conversations(&self) -> bool {
+        self.uses_conversations
     }
 
     /// What classification needs from the thread settings (Get Started and menu payloads).

@@ -364,6 +364,7 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         lease: Duration::from_secs(30),
         retry_base: Duration::from_millis(50),
         rate_limit_pause: Duration::from_millis(300),
+        conversation_idle: Duration::from_secs(3600),
         max_body_bytes: 1024 * 1024,
         http_workers: 1,
         profile_ttl: Duration::from_secs(3600),

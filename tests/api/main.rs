@@ -12,6 +12,7 @@ mod cli;
 mod conversation;
 mod demo;
 mod durability;
+mod flows;
 mod handlers;
 mod ingress;
 mod panics;
