@@ -19,7 +19,9 @@ pub(crate) use document::{error_line, yaml_message, yaml_options};
 
 mod compile;
 mod flow;
+mod flow_check;
 mod text_prefilter;
 
 pub use compile::{Chain, Link, Policy, Step};
 pub use flow::{Remember, Then, validate};
+pub use flow_check::{flow_warnings, memory_variables};
