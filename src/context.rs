@@ -68,6 +68,8 @@ pub struct Context {
     prefetched_user: Option<Option<User>>,
     /// The user's conversation, once loaded (with the claim, or by the first handler asking).
     conversation: Option<Conversation>,
+    /// The inbox id as text, for `{event.id}`.
+    event_id: String,
     services: Arc<Services>,
 }
 
@@ -75,6 +77,7 @@ impl Context {
     /// A context for `event`.
     pub fn new(event: Event, services: Arc<Services>) -> Self {
         Self {
+            event_id: event.inbox_id.to_string(),
             event,
             user: None,
             vars: BTreeMap::new(),
@@ -263,8 +266,9 @@ impl Context {
     /// Replaces each `{name}` in `template` with that variable (empty when unset), and each
     /// `{name|fallback}` with the variable, or `fallback` when it is unset or empty.
     ///
-    /// Besides [`Context::vars`], `{memory.NAME}` is a value the conversation remembers and
-    /// `{conversation.step}` the current step.
+    /// Besides [`Context::vars`], `{memory.NAME}` is a value the conversation remembers,
+    /// `{conversation.step}` the current step and `{event.id}` the event's inbox id (unique:
+    /// an order number, say).
     pub fn expand(&self, template: &str) -> String {
         expand_with(template, |name| self.var(name))
     }
@@ -276,6 +280,9 @@ impl Context {
         }
         if name == "conversation.step" {
             return self.conversation.as_ref().and_then(|c| c.step());
+        }
+        if name == "event.id" {
+            return Some(&self.event_id);
         }
         self.vars.get(name).map(String::as_str)
     }
