@@ -1,5 +1,6 @@
 //! `pagebot check`: everything `serve` validates at start, plus what a translator needs to
-//! know: texts missing in some locale (warnings) and texts nothing uses (notes).
+//! know: texts missing in some locale (warnings) and texts nothing uses (notes), and what looks
+//! wrong in the flows (warnings: see [`crate::policy::flow_warnings`]).
 //!
 //! Findings print the way compilers do (`file:line: warning: ...`), errors first.
 
@@ -122,6 +123,12 @@ pub fn check(
             return report;
         }
     };
+    for warning in crate::policy::flow_warnings(policy.document()) {
+        let location = warning
+            .line
+            .map(|line| format!("{}:{line}", warning.file.display()));
+        report.push(Level::Warning, location, warning.message);
+    }
     check_translations(&mut report, &policy, &locales);
     report.findings.sort_by_key(|f| f.level);
     report

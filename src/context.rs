@@ -1,8 +1,9 @@
 //! What the pipeline hands every handler and sender for one event.
 //!
 //! Handlers read the event, store what matters through [`Context::store`] and leave values in
-//! [`Context::vars`] for the senders (regex captures, say). Senders read the context and
-//! build messages; they never do I/O.
+//! [`Context::vars`] for the senders (regex captures, say). They read and move the user's
+//! [conversation](crate::conversation) with [`Context::conversation`]. Senders read the
+//! context and build messages; they never do I/O.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::conversation::Conversation;
 use crate::event::{Messaging, ReceivingType};
 use crate::graph::{GraphClient, GraphError, UserProfile};
 use crate::i18n::{I18nError, Locales};
@@ -31,6 +33,8 @@ pub struct Services {
     pub locales: Arc<Locales>,
     /// How long a fetched profile is trusted.
     pub profile_ttl: Duration,
+    /// How long a conversation stays at its step without activity before it starts afresh.
+    pub conversation_idle: Duration,
 }
 
 /// One classified event from the inbox.
@@ -62,6 +66,10 @@ pub struct Context {
     /// The sender's stored row as the pipeline read it with the claim (`Some(None)`: not
     /// stored), so that `user_profile` need not read it again; taken by the first reader.
     prefetched_user: Option<Option<User>>,
+    /// The user's conversation, once loaded (with the claim, or by the first handler asking).
+    conversation: Option<Conversation>,
+    /// The inbox id as text, for `{event.id}`.
+    event_id: String,
     services: Arc<Services>,
 }
 
@@ -69,12 +77,88 @@ impl Context {
     /// A context for `event`.
     pub fn new(event: Event, services: Arc<Services>) -> Self {
         Self {
+            event_id: event.inbox_id.to_string(),
             event,
             user: None,
             vars: BTreeMap::new(),
             prefetched_user: None,
+            conversation: None,
             services,
         }
+    }
+
+    /// Hands the context the user's conversation, as read with the claim.
+    pub(crate) fn with_conversation(mut self, conversation: Conversation) -> Self {
+        self.conversation = Some(conversation);
+        self
+    }
+
+    /// The user's conversation (their step and remembered values, with what this event staged),
+    /// read from the database the first time it is asked for.
+    ///
+    /// What a handler changes on it is written with the event's outcome, once the event is
+    /// done: see [`crate::conversation`]. A policy with steps, or a handler whose
+    /// [`Handler::uses_conversation`](crate::Handler::uses_conversation) says yes, has it
+    /// read with the claim, and then [`Context::loaded_conversation`] has it from the start.
+    pub async fn conversation(&mut self) -> Result<&mut Conversation, StoreError> {
+        if self.conversation.is_none() {
+            let at = self.event_time();
+            let loaded = match self.conversation_key() {
+                None => Conversation::detached(at),
+                Some(key) => {
+                    let (page_id, psid) = key.clone();
+                    let stored = self
+                        .store()
+                        .run(move |conn| crate::store::conversations::find(conn, &page_id, &psid))
+                        .await?;
+                    Conversation::load(Some(key), stored, at, self.idle_ms())
+                }
+            };
+            self.conversation = Some(loaded);
+        }
+        Ok(self
+            .conversation
+            .get_or_insert_with(|| Conversation::detached(0)))
+    }
+
+    /// The user's conversation if it was read already (always, in a policy with steps).
+    pub fn loaded_conversation(&self) -> Option<&Conversation> {
+        self.conversation.as_ref()
+    }
+
+    /// [`Context::loaded_conversation`], to change.
+    pub(crate) fn loaded_conversation_mut(&mut self) -> Option<&mut Conversation> {
+        self.conversation.as_mut()
+    }
+
+    /// The conversation, with what this event staged, for the pipeline to write.
+    pub(crate) fn take_conversation(&mut self) -> Option<Conversation> {
+        self.conversation.take()
+    }
+
+    /// A remembered value of the user's conversation, if it was read and holds one.
+    pub fn memory(&self, name: &str) -> Option<&str> {
+        self.conversation.as_ref().and_then(|c| c.get(name))
+    }
+
+    /// The key of the user's conversation: the Page's id (`""` when the event names none) and
+    /// the sender's PSID; `None` for an event without a sender.
+    pub fn conversation_key(&self) -> Option<(String, String)> {
+        let psid = self.event.psid.clone()?;
+        Some((self.event.page_id.clone().unwrap_or_default(), psid))
+    }
+
+    /// The event's own time (epoch ms), or now for an event without one.
+    pub(crate) fn event_time(&self) -> i64 {
+        self.event
+            .messaging
+            .timestamp
+            .unwrap_or_else(crate::store::now_ms)
+    }
+
+    /// How long a conversation may stay idle, in ms.
+    pub(crate) fn idle_ms(&self) -> i64 {
+        i64::try_from(self.services.conversation_idle.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Hands the context the sender's stored row (`None`: not stored) read with the claim.
@@ -181,8 +265,26 @@ impl Context {
 
     /// Replaces each `{name}` in `template` with that variable (empty when unset), and each
     /// `{name|fallback}` with the variable, or `fallback` when it is unset or empty.
+    ///
+    /// Besides [`Context::vars`], `{memory.NAME}` is a value the conversation remembers,
+    /// `{conversation.step}` the current step and `{event.id}` the event's inbox id (unique:
+    /// an order number, say).
     pub fn expand(&self, template: &str) -> String {
-        expand_with(template, |name| self.vars.get(name).map(String::as_str))
+        expand_with(template, |name| self.var(name))
+    }
+
+    /// The value of variable `name`, as [`Context::expand`] reads it.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        if let Some(remembered) = name.strip_prefix("memory.") {
+            return self.memory(remembered);
+        }
+        if name == "conversation.step" {
+            return self.conversation.as_ref().and_then(|c| c.step());
+        }
+        if name == "event.id" {
+            return Some(&self.event_id);
+        }
+        self.vars.get(name).map(String::as_str)
     }
 
     /// Formats Fluent message `id` in the user's locale, expanding each argument template.

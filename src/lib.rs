@@ -21,7 +21,8 @@
 //! # The API for bot authors
 //!
 //! - [`registry`]: name your handlers and senders ([`Registry`]), and your migrations.
-//! - [`handlers`] ([`Handler`]) and [`context`] ([`Context`]): decide and store.
+//! - [`handlers`] ([`Handler`]) and [`context`] ([`Context`]): decide and store;
+//!   [`conversation`]: read and move the user's step and remembered values.
 //! - [`senders`] ([`Sender`], [`senders::Message`], [`senders::limits`]): build messages.
 //! - [`event`]: the webhook's model and the [`ReceivingType`]s.
 //! - [`store`]: the database your handlers write to (and [`store::AppMigrations`]).
@@ -37,6 +38,7 @@
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod conversation;
 pub mod event;
 pub mod exit;
 pub mod graph;

@@ -208,6 +208,7 @@ impl Application {
             graph,
             locales: locales.clone(),
             profile_ttl: settings.profile_ttl,
+            conversation_idle: settings.conversation_idle,
         });
         let metrics = Arc::new(Metrics::new());
         let pipeline = Pipeline::new(

@@ -285,7 +285,8 @@ fn an_unknown_key_in_a_link_points_at_that_key() {
     );
     assert_eq!(
         e,
-        "5: unknown field `sender`, expected one of handler, args, senders, stop, fallback"
+        "5: unknown field `sender`, expected one of handler, args, senders, stop, fallback, when, \
+         global, remember, forget, then"
     );
 }
 
@@ -293,7 +294,7 @@ fn an_unknown_key_in_a_link_points_at_that_key() {
 fn unknown_keys_elsewhere_are_errors_too() {
     assert_eq!(
         error("default:\n  - handler: a\nroute:\n  STICKER: []\n"),
-        "3: unknown field `route`, expected one of default, routes, thread_settings"
+        "3: unknown field `route`, expected one of default, routes, thread_settings, steps"
     );
     let e = error("thread_settings:\n  greeting: hi\n  menu: []\n");
     assert!(
@@ -501,7 +502,7 @@ fn the_wrong_shape_says_what_was_expected() {
     let e = parse("- a list\n").unwrap_err();
     assert_eq!(
         e.0[0].message,
-        "invalid type: sequence, expected a mapping with the keys default, routes and \
+        "invalid type: sequence, expected a mapping with the keys default, routes, steps and \
          thread_settings"
     );
 }
@@ -920,4 +921,119 @@ fn mangled_policies_never_panic() {
         let result = std::panic::catch_unwind(|| parse(&text));
         assert!(result.is_ok(), "panicked on:\n{text}");
     }
+}
+
+#[test]
+fn steps_and_the_flow_keys_of_a_link_parse_with_their_lines() {
+    let document = parse(
+        r#"steps:
+  ask_email:                       # 2
+    ask:
+      - text: { message: ask-email }
+    reask:
+      - text: { message: bad-email }
+  confirm:                         # 7
+routes:
+  SIMPLE_TEXT:
+    - handler: simple_text
+      global: true
+      then: end                    # 12
+    - handler: simple_text
+      when: { step: [ask_email, confirm] }   # 14
+      remember: { name: email, from: text, validate: email, regex: "@" }
+      forget: [size]
+      then: { step: confirm }      # 17
+    - handler: simple_text
+      when: { step: confirm }
+      remember: size               # 20
+      forget: size
+"#,
+    )
+    .unwrap();
+    assert_eq!(document.steps.len(), 2);
+    assert_eq!(document.steps[0].name, "ask_email");
+    assert_eq!(document.steps[0].line, 2);
+    assert_eq!(document.steps[0].reask_senders()[0].line, 6);
+    assert_eq!(document.steps[1].line, 7);
+    assert!(document.steps[1].ask.is_empty() && document.steps[1].reask.is_none());
+    let links: Vec<&LinkSpec> = document.links().collect();
+    assert!(links[0].global && links[0].when.is_none());
+    assert_eq!(links[0].then, Some(ThenSpec::End(12)));
+    let when = links[1].when.as_ref().unwrap();
+    assert_eq!(
+        (when.steps.as_slice(), when.line),
+        (&["ask_email".to_owned(), "confirm".to_owned()][..], 14)
+    );
+    let remember = links[1].remember.as_ref().unwrap();
+    assert_eq!(remember.name, "email");
+    assert_eq!(remember.from, RememberFrom::Text);
+    assert_eq!(remember.validate, Some(ValueKind::Email));
+    assert_eq!(remember.regex.as_deref(), Some("@"));
+    assert_eq!(links[1].forget[0].value, "size");
+    assert_eq!(
+        links[1].then,
+        Some(ThenSpec::Step(Located {
+            value: "confirm".into(),
+            line: 17
+        }))
+    );
+    let remember = links[2].remember.as_ref().unwrap();
+    assert_eq!(
+        (remember.name.as_str(), &remember.from, remember.line),
+        ("size", &RememberFrom::Auto, 20)
+    );
+    assert_eq!(links[2].forget.len(), 1);
+}
+
+#[test]
+fn flow_mistakes_are_reported_at_their_lines() {
+    let all = errors(
+        r#"steps:
+  ask email:                       # 2: a space
+    ask:
+      - text: { message: ask-email }
+routes:
+  SIMPLE_TEXT:
+    - handler: simple_text
+      when: { step: ask_emial }    # 8: unknown
+    - handler: simple_text
+      then: { step: nowhere }      # 10: unknown
+    - handler: simple_text
+      then: confirm                # 12: neither form
+    - handler: simple_text
+      global: true
+      when: { step: "ask email" }  # 15: both
+    - handler: simple_text
+      remember: { name: email, validate: mail }   # 17
+    - handler: simple_text
+      remember: { from: text }     # 19: no name
+    - handler: simple_text
+      when: { steps: ask_email }   # 21: a typo
+    - handler: simple_text
+      remember: { name: zip, from: somewhere }    # 23
+"#,
+    );
+    assert_eq!(
+        all,
+        [
+            "2: step name \"ask email\" must be letters, digits, `_` or `-` (at most 64)",
+            "8: unknown step \"ask_emial\" (declared: ask email)",
+            "10: unknown step \"nowhere\" (declared: ask email)",
+            "12: then cannot be \"confirm\": write `then: { step: NAME }` or `then: end`",
+            "15: a link cannot be both `global` (any step) and `when` (some steps)",
+            "17: remember: unknown validation \"mail\" (known: email, phone, number, date; or \
+             write `regex:`)",
+            "19: remember needs a name: write `remember: NAME` or `remember: { name: NAME, from: \
+             text, validate: email }`",
+            "21: when: unknown key `steps` (known: step): write `when: { step: NAME }` or `when: \
+             { step: [NAME, NAME] }`",
+            "23: remember: unknown source \"somewhere\" (known: auto, text, payload, location, or \
+             a variable such as match.1 or \"{match.NAME}\")",
+        ]
+    );
+    // A step no declaration names: the hint says where to declare it.
+    assert_eq!(
+        error("routes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n      then: { step: x }\n"),
+        "4: unknown step \"x\" (declared: none: declare it under `steps:`)"
+    );
 }

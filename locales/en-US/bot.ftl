@@ -12,7 +12,7 @@ welcome = { $name ->
    *[other] Welcome, { $name }! Say "hi" whenever you like.
 }
 did-not-understand = Sorry, I did not get that. Say "hi" to start.
-help-text = Try: hi, menu, colours, language, shop, order 1001 25.00, picture, media, account. Or send a thumbs-up, a location or a photo.
+help-text = Try: hi, menu, colours, language, shop, order, order 1001 25.00, picture, media, account. Or send a thumbs-up, a location or a photo.
 edit-noticed = I saw that edit, but I answer only new messages.
 
 ## The menu (a button template)
@@ -49,6 +49,20 @@ added-to-cart = { $item ->
    *[MUG] A mug is in your cart.
 } Say "order 1001 25.00" to see a receipt.
 you-tapped = You tapped "{ $title }".
+
+## The order flow (routing.yaml `steps:`): say "order"; "cancel" leaves it at any step
+order-pick-size = Which size would you like?
+order-size-s = S
+order-size-m = M
+order-size-l = L
+order-ask-address = Size { $size }, noted. Where should we deliver it? Type your address, or share a location.
+order-address-again = Please type a street address with a house number (like "12 Main St"), or share a location. Say "cancel" to stop.
+order-confirm = A size { $size } T-shirt to { $address }. Shall I place the order?
+order-yes = Yes, order it
+order-change = Change
+order-cancel = Cancel
+order-thanks = Thank you! Your T-shirt is on its way.
+order-cancelled = OK, nothing was ordered.
 
 ## Media
 media-intro = Here are a song, a video and a file.

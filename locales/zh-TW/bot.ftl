@@ -10,7 +10,7 @@ welcome = { $name ->
    *[other] 歡迎，{ $name }！隨時說「hi」。
 }
 did-not-understand = 抱歉，我不明白。說「hi」開始吧。
-help-text = 試試看：hi、menu、colours、language、shop、order 1001 25.00、picture、media、account。也可以傳讚、位置或照片給我。
+help-text = 試試看：hi、menu、colours、language、shop、order、order 1001 25.00、picture、media、account。也可以傳讚、位置或照片給我。
 edit-noticed = 我看到你編輯了訊息，但我只回覆新訊息。
 
 ## 選單（按鈕範本）
@@ -56,6 +56,20 @@ got-media = 謝謝你的{ $type ->
     [video] 影片
    *[file] 檔案
 }！
+
+## 訂購流程（routing.yaml 的 `steps:`）：說「order」；任何一步都可以說「取消」
+order-pick-size = 你要哪個尺寸？
+order-size-s = S
+order-size-m = M
+order-size-l = L
+order-ask-address = 記下了，尺寸 { $size }。要送到哪裡？請輸入地址，或分享位置。
+order-address-again = 請輸入有門牌號碼的地址（例如「中山路 12 號」），或分享位置。說「取消」就不訂了。
+order-confirm = 尺寸 { $size } 的 T 恤，送到 { $address }。要下訂嗎？
+order-yes = 好，下訂
+order-change = 修改
+order-cancel = 取消
+order-thanks = 謝謝！你的 T 恤已經在路上了。
+order-cancelled = 好的，什麼都沒有訂。
 
 ## 貼圖、位置、心情、推薦
 thanks-for-the-thumb = 謝謝你的讚！這是第 { $count } 個了。

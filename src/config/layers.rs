@@ -55,6 +55,8 @@ pub struct Layered {
     #[allow(missing_docs)]
     pub rate_limit_pause_secs: u64,
     #[allow(missing_docs)]
+    pub conversation_idle_secs: u64,
+    #[allow(missing_docs)]
     pub max_body_bytes: usize,
     #[allow(missing_docs)]
     pub db_timeout_ms: u64,

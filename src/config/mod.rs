@@ -77,6 +77,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_pause_secs: Option<u64>,
+    /// How long a user may stay silent in a routing.yaml flow before their step and
+    /// remembered values are forgotten, in seconds [default: 3600].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_idle_secs: Option<u64>,
     /// HTTP worker threads that answer webhooks (default: one per core). On a small machine
     /// shared with Postgres, fewer can leave more CPU to the pipeline.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -226,6 +231,8 @@ pub struct Settings {
     pub retry_base: Duration,
     /// The pause of a rate-limited Page.
     pub rate_limit_pause: Duration,
+    /// How long a conversation stays at its step without activity.
+    pub conversation_idle: Duration,
     /// Largest accepted webhook body.
     pub max_body_bytes: usize,
     /// How long a webhook request waits for the database before it is answered 503.
@@ -327,6 +334,11 @@ impl Settings {
             i64::try_from(args.db_timeout_ms).unwrap_or(i64::MAX),
             1,
         )?;
+        at_least(
+            "conversation_idle_secs",
+            i64::try_from(args.conversation_idle_secs).unwrap_or(i64::MAX),
+            1,
+        )?;
         if let Some(n) = args.http_workers {
             at_least("http_workers", i64::from(n), 1)?;
         }
@@ -362,6 +374,7 @@ impl Settings {
             lease: Duration::from_secs(args.lease_secs),
             retry_base: Duration::from_millis(args.retry_base_ms),
             rate_limit_pause: Duration::from_secs(args.rate_limit_pause_secs),
+            conversation_idle: Duration::from_secs(args.conversation_idle_secs),
             max_body_bytes: args.max_body_bytes,
             db_timeout: Duration::from_millis(args.db_timeout_ms),
             http_workers: args.http_workers.map_or_else(

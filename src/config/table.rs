@@ -129,6 +129,12 @@ pub const SETTINGS: &[Setting] = &[
         "how long a Page's sends pause on a rate-limit error, in seconds (an HTTP 429 with `Retry-After` pauses for what it asks, from 1 s to 10 minutes)",
     ),
     setting(
+        "conversation_idle_secs",
+        "PAGEBOT_CONVERSATION_IDLE_SECS",
+        Some("3600"),
+        "how long a user may stay silent in a routing.yaml flow before their step and remembered values are forgotten, in seconds (at least 1)",
+    ),
+    setting(
         "max_body_bytes",
         "PAGEBOT_MAX_BODY_BYTES",
         Some("1048576"),

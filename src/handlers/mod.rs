@@ -75,6 +75,15 @@ pub trait Handler: Send + Sync + 'static {
     fn text_pattern(&self) -> Option<TextPattern<'_>> {
         None
     }
+
+    /// Whether this handler reads the user's conversation in
+    /// [`Handler::should_handle`]: then the pipeline reads it with the claim, and
+    /// [`Context::loaded_conversation`] has it. No by default; [`Handler::handle`] can always
+    /// read it with [`Context::conversation`] (one query, unless it was read already, as it
+    /// is in a policy with steps).
+    fn uses_conversation(&self) -> bool {
+        false
+    }
 }
 
 /// A regex that an event's text must match for a handler to want it; see

@@ -1,9 +1,14 @@
-//! What an attempt writes when it is over: the delivery records not yet written and the
-//! event's outcome, committed together with other workers' (see [`crate::store::group_commit`]).
+//! What an attempt writes when it is over: the delivery records not yet written, the event's
+//! outcome and, for an event done, what it left of the user's conversation, committed together
+//! with other workers' (see [`crate::store::group_commit`]).
+//!
+//! A conversation is written only if the claim still held when the outcome was recorded, in
+//! the same transaction: a step moves exactly when its event is done, once.
 //!
 //! Each event used to pay one commit per delivery and one for its outcome; under load, a
 //! group now pays one commit for the endings of dozens of events.
 
+use crate::store::conversations::{self, ConversationWrite};
 use crate::store::deliveries::NewDelivery;
 use crate::store::group_commit::GroupWork;
 use crate::store::inbox::{self, Status};
@@ -42,6 +47,9 @@ pub(super) struct Entry {
     pub deliveries: Vec<NewDelivery>,
     /// How the claim ends, if it does with this entry.
     pub end: Option<ClaimEnd>,
+    /// The user's conversation as the event left it: written only with a final status, and
+    /// only if the claim still held.
+    pub conversation: Option<ConversationWrite>,
 }
 
 impl GroupWork for Entry {
@@ -51,7 +59,9 @@ impl GroupWork for Entry {
     type Output = bool;
 
     fn rows(&self) -> usize {
-        self.deliveries.len() + usize::from(self.end.is_some())
+        self.deliveries.len()
+            + usize::from(self.end.is_some())
+            + usize::from(self.conversation.is_some())
     }
 
     fn apply(conn: &mut DbConn, group: &[Self]) -> Result<Vec<bool>, StoreError> {
@@ -80,9 +90,16 @@ impl GroupWork for Entry {
                 continue;
             };
             held.push(match &end.ending {
-                Ending::Finish { .. } => finished
-                    .next()
-                    .ok_or_else(|| StoreError::Task("an ending without its answer".into()))?,
+                Ending::Finish { .. } => {
+                    let still = finished
+                        .next()
+                        .ok_or_else(|| StoreError::Task("an ending without its answer".into()))?;
+                    // In the transaction that finished the event, and only if it did.
+                    if still && let Some(conversation) = &entry.conversation {
+                        conversations::save(conn, conversation)?;
+                    }
+                    still
+                }
                 Ending::Retry {
                     error,
                     after_ms,
@@ -105,10 +122,11 @@ impl GroupWork for Entry {
         // Deliveries and final statuses are one statement on Postgres; a retry is one more.
         matches!(conn, DbConn::Postgres(_))
             && group.iter().all(|entry| {
-                entry
-                    .end
-                    .as_ref()
-                    .is_none_or(|end| matches!(end.ending, Ending::Finish { .. }))
+                entry.conversation.is_none()
+                    && entry
+                        .end
+                        .as_ref()
+                        .is_none_or(|end| matches!(end.ending, Ending::Finish { .. }))
             })
     }
 }
@@ -192,15 +210,18 @@ mod tests {
                     0 => Entry {
                         deliveries: vec![sent(999_999, 0)],
                         end: done(id, attempts),
+                        conversation: None,
                     },
                     // A claim that is no longer held: nothing of its end is written.
                     1 => Entry {
                         deliveries: vec![],
                         end: done(id, attempts + 1),
+                        conversation: None,
                     },
                     _ => Entry {
                         deliveries: vec![sent(id, 0), sent(id, 1)],
                         end: done(id, attempts),
+                        conversation: None,
                     },
                 };
                 (i, id, journal.submit(entry).await)

@@ -24,8 +24,9 @@ use crate::context::Services;
 use crate::i18n::Locales;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
+use crate::store::InboxEvent;
 use crate::store::group_commit::GroupCommit;
-use crate::store::{Store, StoreError, deliveries, inbox, now_ms, users};
+use crate::store::{Store, StoreError, conversations, deliveries, inbox, now_ms, users};
 
 /// The most rows one commit of the pipeline's journal carries.
 const JOURNAL_GROUP_ROWS: usize = 500;
@@ -223,6 +224,8 @@ impl Pipeline {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         // Only a policy with `user_profile` uses the users' rows: others skip the read.
         let read_users = self.bot.load().policy.stores_users();
+        // Only a policy with steps (or a handler that asks for it) uses the conversations.
+        let read_conversations = self.bot.load().policy.uses_conversations();
         self.claims
             .run(move |conn| {
                 let events = inbox::claim(conn, lease_ms, limit)?;
@@ -244,12 +247,32 @@ impl Pipeline {
                     true => None,
                     false => Some(users::find_all(conn, &psids)?),
                 };
+                // Their conversations in one query: read after the claim, so after the commit
+                // that finished each user's previous event (and moved their step).
+                fn key(event: &InboxEvent) -> Option<(&str, &str)> {
+                    event
+                        .psid
+                        .as_deref()
+                        .map(|psid| (event.page_id.as_deref().unwrap_or_default(), psid))
+                }
+                let flows = match read_conversations {
+                    true => {
+                        let keys: Vec<(&str, &str)> = events.iter().filter_map(key).collect();
+                        Some(conversations::find_all(conn, &keys)?)
+                    }
+                    false => None,
+                };
                 Ok(events
                     .into_iter()
                     .map(|event| Claimed {
                         sent: sent.remove(&event.id).unwrap_or_default(),
                         user: stored.as_ref().and_then(|stored| {
                             event.psid.as_deref().map(|psid| stored.get(psid).cloned())
+                        }),
+                        conversation: flows.as_ref().and_then(|flows| {
+                            key(&event).map(|(page, psid)| {
+                                flows.get(&(page.to_owned(), psid.to_owned())).cloned()
+                            })
                         }),
                         event,
                     })
@@ -365,6 +388,7 @@ mod tests {
                 graph: GraphClient::new(graph.settings()).unwrap(),
                 locales: locales.clone(),
                 profile_ttl: Duration::from_secs(3600),
+                conversation_idle: Duration::from_secs(3600),
             });
             let pipeline = Pipeline::new(
                 services,

@@ -11,9 +11,10 @@ use super::Pipeline;
 use super::journal::{ClaimEnd, Ending, Entry};
 use super::retry::{backoff, commit_backoff};
 use crate::context::{Context, Event, Outgoing};
+use crate::conversation::{Conversation, ConversationState, ConversationWrite};
 use crate::event::{Messaging, ReceivingType, classify};
 use crate::graph::GraphError;
-use crate::policy::Policy;
+use crate::policy::{Policy, Then};
 use crate::senders::SendError;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::inbox::{self, InboxEvent, Status};
@@ -29,6 +30,9 @@ pub struct Claimed {
     /// Its sender's stored row, read with the claim (`Some(None)`: not stored; `None`: not
     /// read, as for an event without a sender).
     pub user: Option<Option<User>>,
+    /// Its sender's conversation, read with the claim when the policy uses conversations
+    /// (`Some(None)`: none stored; `None`: not read).
+    pub conversation: Option<Option<ConversationState>>,
 }
 
 /// What an attempt sent: known before it starts, and noted as it goes.
@@ -102,6 +106,13 @@ impl Lease {
 /// is less).
 const LEASE_MARGIN_MS: i64 = 5_000;
 
+/// The messages an attempt built so far (`seq`, which numbers them across attempts) and
+/// delivered.
+struct Fired {
+    seq: i32,
+    sent: usize,
+}
+
 /// How processing an event ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -167,6 +178,7 @@ impl Pipeline {
             event: row,
             sent,
             user,
+            conversation,
         } = claimed;
         let id = row.id;
         let attempts = row.attempts;
@@ -177,9 +189,9 @@ impl Pipeline {
             unrecorded: Vec::new(),
             lease: &lease,
         };
-        let (kind, result) = tokio::select! {
+        let (kind, result, conversation) = tokio::select! {
             biased;
-            done = self.attempt(&bot.policy, row, user, &mut ledger) => done,
+            done = self.attempt(&bot.policy, row, user, conversation, &mut ledger) => done,
             () = self.hold_lease(&lease) => {
                 self.report(id, attempts, "UNKNOWN", &Outcome::LeaseLost);
                 return Outcome::LeaseLost;
@@ -221,6 +233,11 @@ impl Pipeline {
             },
             Outcome::LeaseLost => return outcome,
         };
+        // What the event did to the conversation counts only once it is done.
+        let conversation = match outcome {
+            Outcome::Done { .. } => conversation,
+            _ => None,
+        };
         let entry = Entry {
             deliveries: ledger.unrecorded,
             end: Some(ClaimEnd {
@@ -229,6 +246,7 @@ impl Pipeline {
                 kind: kind_name,
                 ending,
             }),
+            conversation,
         };
         // The lease is renewed while the commit is tried (again, if the database is out of
         // reach), and the commit is awaited even if a renewal finds the claim lost: its answer
@@ -397,14 +415,20 @@ impl Pipeline {
         policy: &Policy,
         row: InboxEvent,
         user: Option<Option<User>>,
+        conversation: Option<Option<ConversationState>>,
         ledger: &mut Ledger<'_>,
-    ) -> (Option<ReceivingType>, Result<usize, Stop>) {
+    ) -> (
+        Option<ReceivingType>,
+        Result<usize, Stop>,
+        Option<ConversationWrite>,
+    ) {
         let messaging: Messaging = match serde_json::from_str(&row.raw) {
             Ok(m) => m,
             Err(e) => {
                 return (
                     None,
                     Err(Stop::Permanent(format!("not a Messenger event: {e}"))),
+                    None,
                 );
             }
         };
@@ -421,12 +445,33 @@ impl Pipeline {
         if let Some(user) = user {
             cx = cx.with_prefetched_user(user);
         }
-        (
-            Some(kind),
-            self.run_chains(&mut cx, policy, kind, ledger).await,
-        )
+        if let Some(stored) = conversation {
+            let loaded = Conversation::load(cx.conversation_key(), stored, cx.event_time(), {
+                cx.idle_ms()
+            });
+            cx = cx.with_conversation(loaded);
+        } else if policy.uses_conversations() {
+            // No sender to key it by: it reads as empty and keeps nothing.
+            let detached = Conversation::detached(cx.event_time());
+            cx = cx.with_conversation(detached);
+        }
+        let result = self.run_chains(&mut cx, policy, kind, ledger).await;
+        let write = cx
+            .take_conversation()
+            .and_then(|conversation| conversation.into_write(cx.event.inbox_id));
+        (Some(kind), result, write)
     }
 
+    /// Runs the default chain, then the type's, for the event in `cx`; returns how many
+    /// messages this attempt delivered.
+    ///
+    /// With conversations: a link with `when` runs only if the user was at one of its steps
+    /// when the event arrived; in a chain that has such links, the others run only when the
+    /// user was at no step, unless they are `global`. A link that handled remembers first
+    /// (what does not validate sends the step's `reask` senders instead of the link's own, and
+    /// changes nothing else), then its senders fire, then it forgets and moves (`then`), and the
+    /// `ask` senders of a step it moved to follow. At a step, when no link of the type's chain
+    /// handled, the step asks again.
     async fn run_chains(
         &self,
         cx: &mut Context,
@@ -434,13 +479,20 @@ impl Pipeline {
         kind: ReceivingType,
         ledger: &mut Ledger<'_>,
     ) -> Result<usize, Stop> {
-        let mut seq: i32 = 0;
-        let mut sent = 0;
-        for chain in policy.chains(kind) {
+        let mut out = Fired { seq: 0, sent: 0 };
+        let at_step: Option<String> = cx
+            .loaded_conversation()
+            .and_then(|c| c.initial_step().map(str::to_owned));
+        let mut asked_again = false;
+        for (position, chain) in policy.chains(kind).enumerate() {
+            let is_route = position > 0;
             let mut handled_any = false;
             let mut verdicts = chain.text_verdicts();
             for (i, link) in chain.links.iter().enumerate() {
                 if link.fallback && handled_any {
+                    continue;
+                }
+                if !link.runs_at(at_step.as_deref(), chain.flow) {
                     continue;
                 }
                 // The chain matched every link's text pattern at once: a link whose pattern
@@ -488,40 +540,108 @@ impl Pipeline {
                 // Page's own messages echoed back: store, but do not answer.
                 let quiet = cx.event.standby
                     || (kind == ReceivingType::Echo && !link.handler.answers_echoes());
-                let senders = if quiet { &[][..] } else { &link.senders[..] };
-                // Checked once here rather than in every sender: an event without a sender
-                // (e.g. a checkbox opt-in, known only by its user_ref) has no one to answer.
-                if !senders.is_empty() && cx.reply_to().is_empty() {
-                    return Err(Stop::Permanent(format!(
-                        "the senders of line {}: {}",
-                        link.line,
-                        SendError::NoRecipient
-                    )));
-                }
-                for sender in senders {
-                    let messages = std::panic::catch_unwind(AssertUnwindSafe(|| sender.build(cx)))
-                        .map_err(|panic| {
-                            Stop::panicked(&format!("a sender of line {}", link.line), panic)
-                        })?
-                        .map_err(|e| {
-                            Stop::Permanent(format!("a sender of line {}: {e}", link.line))
-                        })?;
-                    for message in messages {
-                        let this = seq;
-                        seq += 1;
-                        if ledger.already_sent.contains(&this) {
+                if let Some(remember) = &link.remember {
+                    let value = remember.value(cx);
+                    match (value, cx.loaded_conversation_mut()) {
+                        (Some(value), Some(conversation)) => {
+                            conversation.remember(remember.name.clone(), value);
+                        }
+                        (_, conversation) => {
+                            // Not a value this step takes: ask again, change nothing else.
+                            if let Some(conversation) = conversation {
+                                conversation.touch();
+                            }
+                            asked_again = true;
+                            if let Some(step) = at_step.as_deref().and_then(|s| policy.step(s))
+                                && !quiet
+                            {
+                                self.fire(cx, step.reask_senders(), step.line, &mut out, ledger)
+                                    .await?;
+                            }
+                            if link.stop {
+                                break;
+                            }
                             continue;
                         }
-                        self.deliver(cx, this, message, ledger).await?;
-                        sent += 1;
                     }
+                }
+                let senders = if quiet { &[][..] } else { &link.senders[..] };
+                self.fire(cx, senders, link.line, &mut out, ledger).await?;
+                if let Some(conversation) = cx.loaded_conversation_mut() {
+                    for name in &link.forget {
+                        conversation.forget(name);
+                    }
+                    match &link.then {
+                        Some(Then::Step(step)) => conversation.set_step(step.clone()),
+                        Some(Then::End) => conversation.end(),
+                        None => {}
+                    }
+                }
+                // A step entered (by `then`, or by the handler) asks its question.
+                let entered = cx
+                    .loaded_conversation_mut()
+                    .and_then(|conversation| conversation.take_entered());
+                if let Some(step) = entered.as_deref().and_then(|s| policy.step(s))
+                    && !quiet
+                {
+                    self.fire(cx, &step.ask, step.line, &mut out, ledger)
+                        .await?;
                 }
                 if link.stop {
                     break;
                 }
             }
+            // At a step, an event that no link of a flow's chain took gets the question again.
+            if is_route
+                && chain.flow
+                && !handled_any
+                && !asked_again
+                && !cx.event.standby
+                && let Some(step) = at_step.as_deref().and_then(|s| policy.step(s))
+            {
+                if let Some(conversation) = cx.loaded_conversation_mut() {
+                    conversation.touch();
+                }
+                self.fire(cx, step.reask_senders(), step.line, &mut out, ledger)
+                    .await?;
+            }
         }
-        Ok(sent)
+        Ok(out.sent)
+    }
+
+    /// Builds and delivers the messages of `senders` (written at `line`), skipping those an
+    /// earlier attempt delivered.
+    async fn fire(
+        &self,
+        cx: &Context,
+        senders: &[std::sync::Arc<dyn crate::senders::Sender>],
+        line: u32,
+        out: &mut Fired,
+        ledger: &mut Ledger<'_>,
+    ) -> Result<(), Stop> {
+        // Checked once here rather than in every sender: an event without a sender (e.g. a
+        // checkbox opt-in, known only by its user_ref) has no one to answer.
+        if !senders.is_empty() && cx.reply_to().is_empty() {
+            return Err(Stop::Permanent(format!(
+                "the senders of line {line}: {}",
+                SendError::NoRecipient
+            )));
+        }
+        for sender in senders {
+            let messages = std::panic::catch_unwind(AssertUnwindSafe(|| sender.build(cx)))
+                .map_err(|panic| Stop::panicked(&format!("a sender of line {line}"), panic))?
+                .map_err(|e| Stop::Permanent(format!("a sender of line {line}: {e}")))?;
+            for message in messages {
+                let this = out.seq;
+                out.seq += 1;
+                if ledger.already_sent.contains(&this) {
+                    continue;
+                }
+                self.deliver(cx, this, message, ledger).await?;
+                out.sent += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Sends one message and notes the attempt in the ledger, whatever its outcome.
@@ -549,6 +669,7 @@ impl Pipeline {
             let entry = Entry {
                 deliveries: ledger.unrecorded.clone(),
                 end: None,
+                conversation: None,
             };
             self.commit(entry, ledger.lease).await?;
             ledger.unrecorded.clear();

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::flow::{Remember, Then};
 use super::text_prefilter::{TextPrefilter, TextVerdicts};
 use super::{PolicyDocument, PolicyError, PolicyErrors, Severity};
 use crate::event::{ClassifyConfig, ReceivingType};
@@ -23,6 +24,38 @@ pub struct Policy {
     messages: BTreeMap<String, u32>,
     /// Whether any link runs `user_profile`: only then does the claim read the users.
     stores_users: bool,
+    /// Whether the policy has steps or a handler reads conversations: only then does the
+    /// claim read them.
+    uses_conversations: bool,
+    /// The declared steps, by name.
+    steps: HashMap<String, Step>,
+}
+
+/// A declared step, compiled: what is sent to ask, and to ask again.
+pub struct Step {
+    /// Sent when the conversation moves to the step.
+    pub ask: Vec<Arc<dyn Sender>>,
+    /// Sent when an answer does not validate or nothing handled it; `None`: `ask`.
+    pub reask: Option<Vec<Arc<dyn Sender>>>,
+    /// Where the step is declared.
+    pub line: u32,
+}
+
+impl Step {
+    /// What asks again.
+    pub fn reask_senders(&self) -> &[Arc<dyn Sender>] {
+        self.reask.as_deref().unwrap_or(&self.ask)
+    }
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Step")
+            .field("ask", &self.ask.len())
+            .field("reask", &self.reask.as_ref().map(Vec::len))
+            .field("line", &self.line)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Policy {
@@ -42,6 +75,10 @@ pub struct Chain {
     pub links: Vec<Link>,
     /// Matches the text patterns of the links at once; built with the links.
     prefilter: TextPrefilter,
+    /// Whether a link of the chain waits for a step (`when`): then, while the user is at a
+    /// step, only the links of that step and the `global` ones run. Never for the default
+    /// chain, whose links without `when` run at every step.
+    pub flow: bool,
 }
 
 impl Chain {
@@ -66,6 +103,28 @@ pub struct Link {
     pub fallback: bool,
     /// Where the link is written.
     pub line: u32,
+    /// The steps it runs at (`when`); `None`: no step (or any: see [`Chain::flow`]).
+    pub when: Option<Vec<String>>,
+    /// Runs at any step.
+    pub global: bool,
+    /// What it remembers once its handler handled.
+    pub remember: Option<Remember>,
+    /// What it forgets after its senders.
+    pub forget: Vec<String>,
+    /// How it moves the conversation after its senders.
+    pub then: Option<Then>,
+}
+
+impl Link {
+    /// Whether the link runs for a user at `step` (the step the event found), in `chain`.
+    pub fn runs_at(&self, step: Option<&str>, flow_chain: bool) -> bool {
+        match (&self.when, step) {
+            (Some(steps), Some(step)) => steps.iter().any(|s| s == step),
+            (Some(_), None) => false,
+            (None, Some(_)) => self.global || !flow_chain,
+            (None, None) => true,
+        }
+    }
 }
 
 impl std::fmt::Debug for Link {
@@ -111,6 +170,27 @@ impl Policy {
             message,
             severity: Severity::Error,
         };
+        let build_senders = |specs: &[super::SenderSpec], errors: &mut Vec<PolicyError>| {
+            let mut senders = Vec::new();
+            for sender in specs {
+                match registry.build_sender(&sender.kind, sender.args.clone(), &cx) {
+                    None => errors.push(error(
+                        sender.line,
+                        format!(
+                            "unknown sender \"{}\" (known: {})",
+                            sender.kind,
+                            registry.sender_names().join(", ")
+                        ),
+                    )),
+                    Some(Err(e)) => {
+                        errors.push(error(sender.line, format!("sender {}: {e}", sender.kind)))
+                    }
+                    Some(Ok(s)) => senders.push(s),
+                }
+                attribute(sender.line);
+            }
+            senders
+        };
         let compile_chain = |links: &[super::LinkSpec], errors: &mut Vec<PolicyError>| {
             let mut chain = Chain::default();
             for spec in links {
@@ -136,24 +216,35 @@ impl Policy {
                     Some(Ok(h)) => Some(h),
                 };
                 attribute(spec.args_line);
-                let mut senders = Vec::new();
-                for sender in &spec.senders {
-                    match registry.build_sender(&sender.kind, sender.args.clone(), &cx) {
-                        None => errors.push(error(
-                            sender.line,
-                            format!(
-                                "unknown sender \"{}\" (known: {})",
-                                sender.kind,
-                                registry.sender_names().join(", ")
-                            ),
-                        )),
-                        Some(Err(e)) => {
-                            errors.push(error(sender.line, format!("sender {}: {e}", sender.kind)))
-                        }
-                        Some(Ok(s)) => senders.push(s),
-                    }
-                    attribute(sender.line);
-                }
+                let senders = build_senders(&spec.senders, errors);
+                let remember = spec.remember.as_ref().and_then(|r| {
+                    let regex = match &r.regex {
+                        None => None,
+                        Some(pattern) => match regex::RegexBuilder::new(pattern)
+                            .size_limit(crate::handlers::REGEX_SIZE_LIMIT)
+                            .build()
+                        {
+                            Ok(regex) => Some(regex),
+                            Err(e) => {
+                                let e = e.to_string();
+                                errors.push(error(
+                                    r.line,
+                                    format!(
+                                        "remember: bad regex {pattern:?}: {}",
+                                        e.lines().last().unwrap_or_default().trim()
+                                    ),
+                                ));
+                                return None;
+                            }
+                        },
+                    };
+                    Some(Remember {
+                        name: r.name.clone(),
+                        from: r.from.clone(),
+                        validate: r.validate,
+                        regex,
+                    })
+                });
                 if let Some(handler) = handler {
                     chain.links.push(Link {
                         handler_name: spec.handler.clone(),
@@ -162,13 +253,40 @@ impl Policy {
                         stop: spec.stop,
                         fallback: spec.fallback,
                         line: spec.line,
+                        when: spec.when.as_ref().map(|w| w.steps.clone()),
+                        global: spec.global,
+                        remember,
+                        forget: spec.forget.iter().map(|f| f.value.clone()).collect(),
+                        then: spec.then.as_ref().map(|t| match t {
+                            super::ThenSpec::Step(step) => Then::Step(step.value.clone()),
+                            super::ThenSpec::End(_) => Then::End,
+                        }),
                     });
                 }
             }
             chain.prefilter = TextPrefilter::build(&chain.links);
+            chain.flow = chain.links.iter().any(|link| link.when.is_some());
             chain
         };
-        let default = compile_chain(&document.default, &mut errors);
+        let mut steps = HashMap::new();
+        for step in &document.steps {
+            let ask = build_senders(&step.ask, &mut errors);
+            let reask = step
+                .reask
+                .as_ref()
+                .map(|reask| build_senders(reask, &mut errors));
+            steps.insert(
+                step.name.clone(),
+                Step {
+                    ask,
+                    reask,
+                    line: step.line,
+                },
+            );
+        }
+        let mut default = compile_chain(&document.default, &mut errors);
+        // What runs first for every event (user_profile) runs at every step.
+        default.flow = false;
         let mut routes = HashMap::new();
         for (kind, links) in &document.routes {
             routes.insert(*kind, compile_chain(links, &mut errors));
@@ -207,6 +325,12 @@ impl Policy {
             .chain(routes.values())
             .flat_map(|chain| &chain.links)
             .any(|link| link.handler_name == "user_profile");
+        let uses_conversations = !steps.is_empty()
+            || document.links().any(super::LinkSpec::in_flow)
+            || std::iter::once(&default)
+                .chain(routes.values())
+                .flat_map(|chain| &chain.links)
+                .any(|link| link.handler.uses_conversation());
         Ok(Self {
             document,
             default,
@@ -214,6 +338,8 @@ impl Policy {
             classify,
             messages: messages.into_inner(),
             stores_users,
+            uses_conversations,
+            steps,
         })
     }
 
@@ -231,6 +357,27 @@ impl Policy {
     /// read with the claim.
     pub fn stores_users(&self) -> bool {
         self.stores_users
+    }
+
+    /// The declared step called `name`.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.get(name)
+    }
+
+    /// The chain routed for `kind`, if any (not the default chain).
+    pub fn route(&self, kind: ReceivingType) -> Option<&Chain> {
+        self.routes.get(&kind)
+    }
+
+    /// The chain run first for every event.
+    pub fn default_chain(&self) -> &Chain {
+        &self.default
+    }
+
+    /// Whether events need their sender's conversation read with the claim: the policy has
+    /// steps, or one of its handlers reads the conversation in `should_handle`.
+    pub fn uses_conversations(&self) -> bool {
+        self.uses_conversations
     }
 
     /// What classification needs from the thread settings (Get Started and menu payloads).

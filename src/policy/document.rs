@@ -23,6 +23,12 @@
 //!       fallback: true                      # runs only if no earlier link handled
 //!       senders:
 //!         - text: { message: did-not-understand }
+//! steps:                       # optional: the steps of multi-step flows (conversations)
+//!   ask_email:
+//!     ask:                     # sent when a link moves the user to the step
+//!       - text: { message: what-is-your-email }
+//!     reask:                   # sent when what they answer does not validate (default: ask)
+//!       - text: { message: that-is-not-an-email }
 //! thread_settings:             # optional; texts are Fluent message ids
 //!   get_started: { payload: GET_STARTED }
 //!   greeting: greeting-text
@@ -33,6 +39,12 @@
 //!     - { question: ask-hours, payload: HOURS }
 //!   whitelisted_domains: ["https://example.com"]   # at most 50, https only
 //! ```
+//!
+//! A link may also take part in a flow: `when: { step: ask_email }` (or a list of steps) runs
+//! it only while the user is at that step, `global: true` at any step; `remember: email` (or
+//! `{ name, from, validate, regex }`) keeps what the user said or picked, `forget: [names]`
+//! drops values, and `then: { step: confirm }` or `then: end` moves the conversation. Every step
+//! a link names must be declared under `steps:`.
 //!
 //! Unknown keys, duplicate keys and more than one YAML document are errors. `stop` and
 //! `fallback` take only `true` or `false`; in `args`, YAML 1.1 words and numbers with leading
@@ -76,6 +88,116 @@ pub struct PolicyDocument {
     pub routes: Vec<(ReceivingType, Vec<LinkSpec>)>,
     /// What `pagebot thread-settings` pushes (empty when the file has no `thread_settings:`).
     pub thread_settings: ThreadSettingsSpec,
+    /// The steps of the flows, in file order (empty when the file has no `steps:`).
+    pub steps: Vec<StepSpec>,
+}
+
+/// One step of a flow, declared under `steps:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepSpec {
+    /// Its name (letters, digits, `_` and `-`).
+    pub name: String,
+    /// The line of its name.
+    pub line: u32,
+    /// Sent when a link (or a handler) moves the user to this step.
+    pub ask: Vec<SenderSpec>,
+    /// Sent when what the user answers at this step does not validate, or when nothing of the
+    /// event's chain handled it; `None`: [`ask`](Self::ask) again.
+    pub reask: Option<Vec<SenderSpec>>,
+}
+
+impl StepSpec {
+    /// What is sent to ask again: `reask`, else `ask`.
+    pub fn reask_senders(&self) -> &[SenderSpec] {
+        self.reask.as_deref().unwrap_or(&self.ask)
+    }
+}
+
+/// `when:` of a link: the steps it runs at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhenSpec {
+    /// The steps (at least one).
+    pub steps: Vec<String>,
+    /// The line of `when:`'s value.
+    pub line: u32,
+}
+
+/// `then:` of a link: how it moves the conversation once it handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThenSpec {
+    /// `then: { step: NAME }`.
+    Step(Located<String>),
+    /// `then: end`: no step, nothing remembered.
+    End(u32),
+}
+
+impl ThenSpec {
+    /// The line it is written on.
+    pub fn line(&self) -> u32 {
+        match self {
+            Self::Step(step) => step.line,
+            Self::End(line) => *line,
+        }
+    }
+}
+
+/// Where `remember:` takes its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RememberFrom {
+    /// The quick reply's or postback's payload, else a location (`lat,long`), else the text.
+    Auto,
+    /// The message's text.
+    Text,
+    /// The quick reply's or postback's payload.
+    Payload,
+    /// The first location attachment, as `lat,long`.
+    Location,
+    /// A template of variables, such as `{match.1}` (a regex capture).
+    Template(String),
+}
+
+/// A built-in kind of value that `validate:` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// `name@domain.tld`.
+    Email,
+    /// 7 to 15 digits, with spaces, dashes, dots, parentheses and a leading `+` allowed;
+    /// remembered as the digits (with the `+`).
+    Phone,
+    /// A decimal number (`12`, `-3.5`, `3,5`); remembered with a `.`.
+    Number,
+    /// A calendar date, `YYYY-MM-DD` (or with `/`); remembered as `YYYY-MM-DD`.
+    Date,
+}
+
+impl ValueKind {
+    /// Every kind, as written.
+    pub const NAMES: [&'static str; 4] = ["email", "phone", "number", "date"];
+
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "email" => Some(Self::Email),
+            "phone" => Some(Self::Phone),
+            "number" => Some(Self::Number),
+            "date" => Some(Self::Date),
+            _ => None,
+        }
+    }
+}
+
+/// `remember:` of a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RememberSpec {
+    /// The value's name: `{memory.NAME}` for the senders.
+    pub name: String,
+    /// Where the value comes from.
+    pub from: RememberFrom,
+    /// A built-in check, if any.
+    pub validate: Option<ValueKind>,
+    /// A regex the value must match, if any (compiled by the compiler).
+    pub regex: Option<String>,
+    /// The line of `remember:`'s value.
+    pub line: u32,
 }
 
 /// One link of a chain: a handler, its arguments, its senders and how the chain flows past it.
@@ -96,6 +218,29 @@ pub struct LinkSpec {
     /// The line where the `args` mapping starts (for block mappings, its first key's line),
     /// or [`line`](Self::line) when the link has no `args`.
     pub args_line: u32,
+    /// The steps the link runs at (`when: { step: ... }`); `None`: when the user is at no step
+    /// (or at any, in a chain without `when`, or with `global`).
+    pub when: Option<WhenSpec>,
+    /// Runs at any step, in a chain whose other links wait for steps.
+    pub global: bool,
+    /// What the link remembers once its handler handled.
+    pub remember: Option<RememberSpec>,
+    /// What it forgets (after its senders).
+    pub forget: Vec<Located<String>>,
+    /// How it moves the conversation (after its senders).
+    pub then: Option<ThenSpec>,
+}
+
+impl LinkSpec {
+    /// Whether the link takes part in a flow (`when`, `global`, `remember`, `forget`,
+    /// `then`).
+    pub fn in_flow(&self) -> bool {
+        self.when.is_some()
+            || self.global
+            || self.remember.is_some()
+            || !self.forget.is_empty()
+            || self.then.is_some()
+    }
 }
 
 /// One sender of a link, written `- kind: { args }`.
@@ -190,6 +335,7 @@ impl PolicyDocument {
         let mut checker = Checker {
             file,
             errors: Vec::new(),
+            steps: Vec::new(),
         };
         let document = checker.document(file, raw.map(|r| r.0).unwrap_or_default());
         if checker.errors.is_empty() {
@@ -249,6 +395,20 @@ impl PolicyDocument {
             .chain(self.routes.iter().flat_map(|(_, links)| links))
     }
 
+    /// The declared step called `name`.
+    pub fn step(&self, name: &str) -> Option<&StepSpec> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// Every sender: those of the links, then those of the steps (`ask`, then `reask`).
+    pub fn senders(&self) -> impl Iterator<Item = &SenderSpec> {
+        self.links().flat_map(|l| &l.senders).chain(
+            self.steps
+                .iter()
+                .flat_map(|s| s.ask.iter().chain(s.reask.iter().flatten())),
+        )
+    }
+
     /// Every handler or sender name that is not in `handlers` or `senders`, with the known
     /// names sorted: `unknown handler "thumbs_up" (known: thumb_up, user_profile)`.
     pub fn check_names(&self, handlers: &[&str], senders: &[&str]) -> Vec<PolicyError> {
@@ -266,17 +426,17 @@ impl PolicyDocument {
                     ),
                 ));
             }
-            for sender in &link.senders {
-                if !senders.contains(&sender.kind.as_str()) {
-                    errors.push(PolicyError::at(
-                        &self.file,
-                        sender.line,
-                        format!(
-                            "unknown sender \"{}\" (known: {known_senders})",
-                            sender.kind
-                        ),
-                    ));
-                }
+        }
+        for sender in self.senders() {
+            if !senders.contains(&sender.kind.as_str()) {
+                errors.push(PolicyError::at(
+                    &self.file,
+                    sender.line,
+                    format!(
+                        "unknown sender \"{}\" (known: {known_senders})",
+                        sender.kind
+                    ),
+                ));
             }
         }
         errors
@@ -397,6 +557,17 @@ struct RawDocument {
     routes: Option<Pairs<Spanned<String>, RawChain>>,
     #[serde(default)]
     thread_settings: Option<Mapping<RawThreadSettings, ThreadSettingsMap>>,
+    #[serde(default)]
+    steps: Option<Pairs<Spanned<String>, Spanned<Option<Mapping<RawStep, StepMap>>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(default, deserialize_with = "present")]
+    ask: Option<List<Spanned<serde_json::Value>, SenderList>>,
+    #[serde(default, deserialize_with = "present")]
+    reask: Option<List<Spanned<serde_json::Value>, SenderList>>,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +583,16 @@ struct RawLink {
     stop: Flag,
     #[serde(default)]
     fallback: Flag,
+    #[serde(default, deserialize_with = "present")]
+    when: Option<Spanned<serde_json::Value>>,
+    #[serde(default)]
+    global: Flag,
+    #[serde(default, deserialize_with = "present")]
+    remember: Option<Spanned<serde_json::Value>>,
+    #[serde(default, deserialize_with = "present")]
+    forget: Option<Spanned<serde_json::Value>>,
+    #[serde(default, deserialize_with = "present")]
+    then: Option<Spanned<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -475,7 +656,8 @@ macro_rules! expected {
 }
 
 expected! {
-    DocumentMap => "a mapping with the keys default, routes and thread_settings";
+    DocumentMap => "a mapping with the keys default, routes, steps and thread_settings";
+    StepMap => "a step, a mapping like `{ ask: [ - text: { message: id } ] }`";
     LinkList => "a list of links, each starting with `- handler:`";
     LinkMap => "a link, a mapping like `- handler: name`";
     SenderList => "a list of senders, each like `- text: { message: hello }`";
@@ -702,6 +884,8 @@ where
 struct Checker<'a> {
     file: &'a Path,
     errors: Vec<PolicyError>,
+    /// The declared steps' names.
+    steps: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -714,6 +898,8 @@ impl Checker<'_> {
     }
 
     fn document(&mut self, file: &Path, raw: RawDocument) -> PolicyDocument {
+        // Steps first: the links name them.
+        let steps = self.steps(raw.steps.map(|p| p.0).unwrap_or_default());
         let default = match raw.default {
             Some(chain) => self.chain("the default chain", chain),
             None => Vec::new(),
@@ -757,7 +943,281 @@ impl Checker<'_> {
             default,
             routes,
             thread_settings,
+            steps,
         }
+    }
+
+    fn steps(
+        &mut self,
+        raw: Vec<(Spanned<String>, Spanned<Option<Mapping<RawStep, StepMap>>>)>,
+    ) -> Vec<StepSpec> {
+        let mut steps = Vec::new();
+        for (name, spec) in raw {
+            let line = line_of(&name);
+            let name = name.value;
+            if !valid_name(&name) {
+                self.error(
+                    line,
+                    format!(
+                        "step name \"{name}\" must be letters, digits, `_` or `-` (at most 64)"
+                    ),
+                );
+            }
+            let raw = spec.value.map(|m| m.0);
+            let (ask, reask) = match raw {
+                Some(raw) => (raw.ask, raw.reask),
+                None => (None, None),
+            };
+            let ask = ask
+                .unwrap_or_default()
+                .0
+                .into_iter()
+                .filter_map(|s| self.sender(s))
+                .collect();
+            let reask =
+                reask.map(|list| list.0.into_iter().filter_map(|s| self.sender(s)).collect());
+            self.steps.push(name.clone());
+            steps.push(StepSpec {
+                name,
+                line,
+                ask,
+                reask,
+            });
+        }
+        steps
+    }
+
+    /// `name` if it is a declared step; reports it otherwise.
+    fn known_step(&mut self, name: &str, line: u32) -> bool {
+        if self.steps.iter().any(|s| s == name) {
+            return true;
+        }
+        let known = if self.steps.is_empty() {
+            "none: declare it under `steps:`".to_owned()
+        } else {
+            known_list(&self.steps.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        self.error(line, format!("unknown step \"{name}\" (declared: {known})"));
+        false
+    }
+
+    fn when(&mut self, raw: Spanned<serde_json::Value>) -> Option<WhenSpec> {
+        let line = line_of(&raw);
+        const SHAPE: &str = "write `when: { step: NAME }` or `when: { step: [NAME, NAME] }`";
+        let serde_json::Value::Object(mut map) = raw.value else {
+            self.error(line, format!("when must be a mapping: {SHAPE}"));
+            return None;
+        };
+        let step = map.remove("step");
+        if let Some(key) = map.keys().next() {
+            self.error(
+                line,
+                format!("when: unknown key `{key}` (known: step): {SHAPE}"),
+            );
+            return None;
+        }
+        let names: Vec<String> = match step {
+            Some(serde_json::Value::String(name)) => vec![name],
+            Some(serde_json::Value::Array(items)) if !items.is_empty() => {
+                let mut names = Vec::new();
+                for item in items {
+                    match item {
+                        serde_json::Value::String(name) => names.push(name),
+                        other => {
+                            self.error(
+                                line,
+                                format!("when: a step cannot be {}: {SHAPE}", describe(&other)),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                names
+            }
+            _ => {
+                self.error(line, format!("when needs a step: {SHAPE}"));
+                return None;
+            }
+        };
+        let mut ok = true;
+        for name in &names {
+            ok &= self.known_step(name, line);
+        }
+        ok.then_some(WhenSpec { steps: names, line })
+    }
+
+    fn then(&mut self, raw: Spanned<serde_json::Value>) -> Option<ThenSpec> {
+        let line = line_of(&raw);
+        const SHAPE: &str = "write `then: { step: NAME }` or `then: end`";
+        match raw.value {
+            serde_json::Value::String(word) if word == "end" => Some(ThenSpec::End(line)),
+            serde_json::Value::Object(mut map) => {
+                let step = map.remove("step");
+                if let Some(key) = map.keys().next() {
+                    self.error(
+                        line,
+                        format!("then: unknown key `{key}` (known: step): {SHAPE}"),
+                    );
+                    return None;
+                }
+                match step {
+                    Some(serde_json::Value::String(name)) => self
+                        .known_step(&name, line)
+                        .then(|| ThenSpec::Step(Located { value: name, line })),
+                    _ => {
+                        self.error(line, format!("then needs a step name: {SHAPE}"));
+                        None
+                    }
+                }
+            }
+            other => {
+                self.error(
+                    line,
+                    format!("then cannot be {}: {SHAPE}", describe_then(&other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn remember(&mut self, raw: Spanned<serde_json::Value>) -> Option<RememberSpec> {
+        let line = line_of(&raw);
+        const SHAPE: &str = "write `remember: NAME` or `remember: { name: NAME, from: text, \
+                             validate: email }`";
+        let mut spec = RememberSpec {
+            name: String::new(),
+            from: RememberFrom::Auto,
+            validate: None,
+            regex: None,
+            line,
+        };
+        match raw.value {
+            serde_json::Value::String(name) => spec.name = name,
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    let text = match value {
+                        serde_json::Value::String(text) => text,
+                        other => {
+                            self.error(
+                                line,
+                                format!("remember: {key} cannot be {}: {SHAPE}", describe(&other)),
+                            );
+                            return None;
+                        }
+                    };
+                    match key.as_str() {
+                        "name" => spec.name = text,
+                        "from" => {
+                            spec.from = match text.as_str() {
+                                "auto" => RememberFrom::Auto,
+                                "text" => RememberFrom::Text,
+                                "payload" => RememberFrom::Payload,
+                                "location" => RememberFrom::Location,
+                                template if template.contains('{') => {
+                                    RememberFrom::Template(template.to_owned())
+                                }
+                                variable if variable.contains('.') => {
+                                    RememberFrom::Template(format!("{{{variable}}}"))
+                                }
+                                other => {
+                                    self.error(
+                                        line,
+                                        format!(
+                                            "remember: unknown source \"{other}\" (known: auto, \
+                                             text, payload, location, or a variable such as \
+                                             match.1 or \"{{match.NAME}}\")"
+                                        ),
+                                    );
+                                    return None;
+                                }
+                            }
+                        }
+                        "validate" => match ValueKind::parse(&text) {
+                            Some(kind) => spec.validate = Some(kind),
+                            None => {
+                                self.error(
+                                    line,
+                                    format!(
+                                        "remember: unknown validation \"{text}\" (known: {}; \
+                                         or write `regex:`)",
+                                        ValueKind::NAMES.join(", ")
+                                    ),
+                                );
+                                return None;
+                            }
+                        },
+                        "regex" => spec.regex = Some(text),
+                        other => {
+                            self.error(
+                                line,
+                                format!(
+                                    "remember: unknown key `{other}` (known: name, from, validate, \
+                                     regex)"
+                                ),
+                            );
+                            return None;
+                        }
+                    }
+                }
+            }
+            other => {
+                self.error(
+                    line,
+                    format!("remember cannot be {}: {SHAPE}", describe(&other)),
+                );
+                return None;
+            }
+        }
+        if spec.name.is_empty() {
+            self.error(line, format!("remember needs a name: {SHAPE}"));
+            return None;
+        }
+        if !valid_name(&spec.name) {
+            self.error(
+                line,
+                format!(
+                    "remembered name \"{}\" must be letters, digits, `_` or `-` (at most 64)",
+                    spec.name
+                ),
+            );
+            return None;
+        }
+        Some(spec)
+    }
+
+    fn forget(&mut self, raw: Spanned<serde_json::Value>) -> Vec<Located<String>> {
+        let line = line_of(&raw);
+        const SHAPE: &str = "write `forget: NAME` or `forget: [NAME, NAME]`";
+        let names = match raw.value {
+            serde_json::Value::String(name) => vec![name],
+            serde_json::Value::Array(items) => {
+                let mut names = Vec::new();
+                for item in items {
+                    match item {
+                        serde_json::Value::String(name) => names.push(name),
+                        other => {
+                            self.error(
+                                line,
+                                format!("forget: a name cannot be {}: {SHAPE}", describe(&other)),
+                            );
+                            return Vec::new();
+                        }
+                    }
+                }
+                names
+            }
+            other => {
+                self.error(
+                    line,
+                    format!("forget cannot be {}: {SHAPE}", describe(&other)),
+                );
+                return Vec::new();
+            }
+        };
+        names
+            .into_iter()
+            .map(|value| Located { value, line })
+            .collect()
     }
 
     fn chain(&mut self, what: &str, chain: RawChain) -> Vec<LinkSpec> {
@@ -806,6 +1266,18 @@ impl Checker<'_> {
             .into_iter()
             .filter_map(|s| self.sender(s))
             .collect();
+        let when_line = raw.when.as_ref().map(line_of);
+        let when = raw.when.and_then(|w| self.when(w));
+        let global = raw.global.0;
+        if global && let Some(when_line) = when_line {
+            self.error(
+                when_line,
+                "a link cannot be both `global` (any step) and `when` (some steps)",
+            );
+        }
+        let remember = raw.remember.and_then(|r| self.remember(r));
+        let forget = raw.forget.map(|f| self.forget(f)).unwrap_or_default();
+        let then = raw.then.and_then(|t| self.then(t));
         name_ok.then_some(LinkSpec {
             handler,
             args,
@@ -814,6 +1286,11 @@ impl Checker<'_> {
             fallback: raw.fallback.0,
             line,
             args_line,
+            when,
+            global,
+            remember,
+            forget,
+            then,
         })
     }
 
@@ -1134,6 +1611,23 @@ impl Checker<'_> {
 
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// A step or remembered name: letters, digits, `_` and `-`, 1 to 64 of them.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// [`describe`], but a string other than `end` is named.
+fn describe_then(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(word) => format!("\"{word}\""),
+        other => describe(other).to_owned(),
+    }
 }
 
 /// `a string`, `a list`, ... for error messages.

@@ -10,14 +10,18 @@ mod error;
 
 pub use document::{
     IceBreakerSpec, LinkSpec, Located, MAX_ICE_BREAKERS, MAX_MENU_ITEMS, MAX_PAYLOAD_CHARS,
-    MAX_WHITELISTED_DOMAINS, MenuItemKind, MenuItemSpec, PolicyDocument, SenderSpec,
-    ThreadSettingsSpec,
+    MAX_WHITELISTED_DOMAINS, MenuItemKind, MenuItemSpec, PolicyDocument, RememberFrom,
+    RememberSpec, SenderSpec, StepSpec, ThenSpec, ThreadSettingsSpec, ValueKind, WhenSpec,
 };
 pub use error::{PolicyError, PolicyErrors, Severity};
 // The transcripts of the test kit read YAML the same strict, bounded way.
 pub(crate) use document::{error_line, yaml_message, yaml_options};
 
 mod compile;
+mod flow;
+mod flow_check;
 mod text_prefilter;
 
-pub use compile::{Chain, Link, Policy};
+pub use compile::{Chain, Link, Policy, Step};
+pub use flow::{Remember, Then, validate};
+pub use flow_check::{flow_warnings, memory_variables};

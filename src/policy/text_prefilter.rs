@@ -149,6 +149,11 @@ mod tests {
             stop: false,
             fallback: false,
             line: 1,
+            when: None,
+            global: false,
+            remember: None,
+            forget: Vec::new(),
+            then: None,
         }
     }
 

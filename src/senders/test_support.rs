@@ -83,6 +83,7 @@ impl TestContext {
             graph: GraphClient::new(GraphSettings::default()).expect("a log-mode client"),
             locales,
             profile_ttl: Duration::from_secs(60),
+            conversation_idle: Duration::from_secs(3600),
         });
         let event = Event {
             inbox_id: 1,

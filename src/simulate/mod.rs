@@ -32,6 +32,7 @@ commands:
   /location LAT LONG    share a location
   /image URL            send an image
   /locale TAG           choose your language (e.g. zh-TW)
+  /wait TIME            let time pass (90s, 30m, 2h): a flow idle for an hour starts afresh
   /user NAME            talk as someone else
   /help                 this list
   /quit                 leave (so does end of input)";
@@ -180,7 +181,19 @@ fn chat(
     );
     let mut lines = input.lines();
     loop {
-        let _ = write!(out, "{name}> ");
+        // The prompt shows the step of a flow the user is in: `Alex [order_size]> `.
+        let step = runtime
+            .block_on(conversation.step(&conversation.user(&name)))
+            .ok()
+            .flatten();
+        match step {
+            Some(step) => {
+                let _ = write!(out, "{name} [{step}]> ");
+            }
+            None => {
+                let _ = write!(out, "{name}> ");
+            }
+        }
         let _ = out.flush();
         let Some(Ok(line)) = lines.next() else {
             let _ = writeln!(out);
@@ -203,6 +216,11 @@ fn chat(
             }
             Ok(Line::User(new)) => {
                 name = new;
+                continue;
+            }
+            Ok(Line::Wait(time)) => {
+                conversation.wait(time);
+                let _ = writeln!(out, "  (time passes: {time:?})");
                 continue;
             }
             Ok(Line::Locale(tag)) => {
@@ -266,6 +284,7 @@ enum Line {
     Tap { quick: bool, choice: String },
     Locale(String),
     User(String),
+    Wait(std::time::Duration),
     Help,
     Quit,
 }
@@ -327,6 +346,9 @@ fn parse_line(line: &str) -> Result<Line, String> {
         })),
         "locale" => Ok(Line::Locale(need("a language tag, e.g. zh-TW")?)),
         "user" => Ok(Line::User(need("a name")?)),
+        "wait" => {
+            crate::testing::transcript::parse_duration(&need("a time, e.g. 2h")?).map(Line::Wait)
+        }
         other => Err(format!("unknown command /{other}; /help lists them")),
     }
 }

@@ -23,6 +23,7 @@ macro_rules! per_backend {
 pub mod account_links;
 mod app_migrations;
 mod conn;
+pub mod conversations;
 pub mod deliveries;
 pub mod echoes;
 pub mod group_commit;

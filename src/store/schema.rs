@@ -208,5 +208,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Each user's conversation: their step and remembered values, per Page.
+    conversations (page_id, psid) {
+        page_id -> Text,
+        psid -> Text,
+        step -> Nullable<Text>,
+        step_set_at -> Nullable<BigInt>,
+        memory -> Text,
+        active_at -> BigInt,
+        event_id -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(deliveries -> inbox_events (event_id));
 diesel::allow_tables_to_appear_in_same_query!(users, inbox_events, deliveries);

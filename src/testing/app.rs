@@ -28,6 +28,9 @@ use crate::webhook::signature::sign_sha256;
 pub const TEST_APP_SECRET: &str = "pagebot-test-secret";
 /// The verify token every [`TestApp`] expects.
 pub const TEST_VERIFY_TOKEN: &str = "pagebot-test-verify-token";
+/// How long a conversation of a [`TestApp`] (and of `pagebot simulate`) stays at its step
+/// without activity: the default of `PAGEBOT_CONVERSATION_IDLE_SECS`.
+pub const CONVERSATION_IDLE: Duration = Duration::from_secs(3600);
 
 /// A database that exists for one test and is removed when dropped.
 #[derive(Debug)]
@@ -376,6 +379,7 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         lease: Duration::from_secs(30),
         retry_base: Duration::from_millis(50),
         rate_limit_pause: Duration::from_millis(300),
+        conversation_idle: CONVERSATION_IDLE,
         max_body_bytes: 1024 * 1024,
         db_timeout: Duration::from_secs(2),
         http_workers: 1,

@@ -66,6 +66,8 @@ struct State {
     failures_seen: HashSet<i64>,
     /// How many of the fake Graph's rejections were already reported.
     rejections_seen: usize,
+    /// How far the users' clock is ahead of the real one (ms): [`Conversation::wait`].
+    clock_ahead_ms: i64,
 }
 
 #[derive(Default)]
@@ -176,6 +178,14 @@ pub enum ConversationError {
     /// The event failed in the pipeline (a handler or sender error, or a Graph error).
     #[error("the event failed: {}", .0.join("; "))]
     Failed(Vec<String>),
+    /// The conversation is not at the expected step.
+    #[error("the conversation is at {}, not at {}", step_name(.found), step_name(.expected))]
+    Step {
+        /// The step expected (`None`: no step).
+        expected: Option<String>,
+        /// The step the user is at.
+        found: Option<String>,
+    },
     /// The replies were not the expected ones.
     #[error("{0}")]
     Mismatch(Mismatch),
@@ -349,7 +359,40 @@ impl Conversation {
         Ok(())
     }
 
+    /// Lets `time` pass for every user: the events of later turns carry timestamps that much
+    /// later, so that a conversation idle for longer than [`super::CONVERSATION_IDLE`] starts
+    /// afresh.
+    pub fn wait(&self, time: Duration) {
+        let mut state = self.state();
+        let ms = i64::try_from(time.as_millis()).unwrap_or(i64::MAX);
+        state.clock_ahead_ms = state.clock_ahead_ms.saturating_add(ms);
+    }
+
+    /// The step `user` is at now, as the bot would see it (`None` when there is none or it
+    /// expired).
+    pub async fn step(&self, user: &User<'_>) -> Result<Option<String>, StoreError> {
+        let stored = self
+            .app
+            .store
+            .conversation(super::webhook::TEST_PAGE_ID, &user.psid)
+            .await?;
+        let now = crate::store::now_ms().saturating_add(self.state().clock_ahead_ms);
+        let idle = i64::try_from(super::CONVERSATION_IDLE.as_millis()).unwrap_or(i64::MAX);
+        Ok(stored
+            .filter(|c| !c.expired_at(now, idle))
+            .and_then(|c| c.step))
+    }
+
     fn webhook_for(&self, user: &User<'_>, action: &Action) -> Result<Webhook, ConversationError> {
+        let webhook = self.webhook_now(user, action)?;
+        let ahead = self.state().clock_ahead_ms;
+        Ok(match ahead {
+            0 => webhook,
+            ahead => webhook.at(super::webhook::next_timestamp().saturating_add(ahead)),
+        })
+    }
+
+    fn webhook_now(&self, user: &User<'_>, action: &Action) -> Result<Webhook, ConversationError> {
         let psid = user.psid.as_str();
         Ok(match action {
             Action::Says(text) => Webhook::text(psid, text),
@@ -402,6 +445,14 @@ impl Conversation {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `step "X"`, or `no step`.
+fn step_name(step: &Option<String>) -> String {
+    match step {
+        Some(step) => format!("step {step:?}"),
+        None => "no step".to_owned(),
     }
 }
 

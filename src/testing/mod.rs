@@ -40,7 +40,9 @@ pub mod render;
 pub mod transcript;
 pub mod webhook;
 
-pub use app::{TEST_APP_SECRET, TEST_VERIFY_TOKEN, TestApp, TestBot, TestDatabase};
+pub use app::{
+    CONVERSATION_IDLE, TEST_APP_SECRET, TEST_VERIFY_TOKEN, TestApp, TestBot, TestDatabase,
+};
 pub use conversation::{Action, Conversation, ConversationError, Turn, TurnOutcome, User};
 pub use expect::{Expected, Mismatch};
 pub use render::{BotMessage, MessageKind};

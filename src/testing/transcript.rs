@@ -28,6 +28,15 @@
 //!   - image: https://example.com/cat.png
 //!     locale: en-US         # switch this user's language before the action
 //!     expect: nothing
+//!   - says: order
+//!     step: order_size      # after the turn, the user is at this step (`none`: at none)
+//!     expect:
+//!       - text: Which size would you like?
+//!   - after: 2h             # the user comes back two hours later (the step has expired)
+//!     says: hi
+//!     step: none
+//!     expect:
+//!       - text_contains: Hello
 //! ```
 //!
 //! Each turn has exactly one action (`says`, `taps`, `postback`, `sticker`, `location`,
@@ -72,6 +81,10 @@ pub struct TranscriptTurn {
     pub action: Action,
     /// The messages the bot must send, in order; empty for `expect: nothing`.
     pub expected: Vec<Expected>,
+    /// Time that passes before the action (`after: 2h`).
+    pub after: Option<std::time::Duration>,
+    /// The step the user must be at after the turn (`Some(None)`: `step: none`).
+    pub step: Option<Option<String>>,
 }
 
 /// A transcript that cannot be read: every problem found, as `file:line: message`.
@@ -216,6 +229,15 @@ impl Transcript {
                 ));
                 continue;
             }
+            let after = match turn.after.as_deref().map(parse_duration) {
+                None => None,
+                Some(Ok(after)) => Some(after),
+                Some(Err(e)) => {
+                    errors.push(at(Some(line), e));
+                    continue;
+                }
+            };
+            let step = turn.step.map(|step| (step != "none").then_some(step));
             let (Some((_, action)), Some(expected)) = (actions.pop(), expected) else {
                 continue;
             };
@@ -225,6 +247,8 @@ impl Transcript {
                 locale,
                 action,
                 expected,
+                after,
+                step,
             });
         }
         if errors.is_empty() {
@@ -247,6 +271,9 @@ impl Transcript {
                 what: format!("{} {}", turn.user, turn.action),
                 error,
             };
+            if let Some(after) = turn.after {
+                conversation.wait(after);
+            }
             if let Some(locale) = &turn.locale {
                 conversation
                     .set_locale(&user, locale)
@@ -261,8 +288,42 @@ impl Transcript {
                 step = step.expect_nothing();
             }
             step.run().await.map_err(failure)?;
+            if let Some(expected) = &turn.step {
+                let found = conversation
+                    .step(&user)
+                    .await
+                    .map_err(|e| failure(ConversationError::Store(e)))?;
+                if found != *expected {
+                    return Err(failure(ConversationError::Step {
+                        expected: expected.clone(),
+                        found,
+                    }));
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// `90s`, `30m`, `2h` or `1d` (a whole number and its unit).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if seconds > 0 => Ok(std::time::Duration::from_secs(n.saturating_mul(seconds))),
+        _ => Err(format!(
+            "duration {text:?}: write a whole number and s, m, h or d (`90s`, `2h`)"
+        )),
     }
 }
 
@@ -298,6 +359,10 @@ struct RawTurn {
     image: Option<String>,
     #[serde(default)]
     expect: Option<RawExpect>,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    step: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -429,6 +494,35 @@ mod tests {
                 "t.yaml:6: a turn needs exactly one action: says, taps, postback, sticker, location or image (found none)",
                 "t.yaml:7: sticker \"heart\": write `like` or a sticker id",
             ]
+        );
+    }
+
+    #[test]
+    fn a_turn_may_let_time_pass_and_check_the_step() {
+        let transcript = parse(
+            "turns:\n  - says: order\n    step: ask_size\n    expect: nothing\n  - after: 2h\n    says: hi\n    step: none\n    expect: nothing\n",
+        )
+        .unwrap();
+        let t = &transcript.turns;
+        assert_eq!(
+            (t[0].after, t[0].step.clone()),
+            (None, Some(Some("ask_size".into())))
+        );
+        assert_eq!(t[1].after, Some(std::time::Duration::from_secs(7200)));
+        assert_eq!(t[1].step, Some(None));
+        let err =
+            parse("turns:\n  - after: later\n    says: hi\n    expect: nothing\n").unwrap_err();
+        assert_eq!(
+            err.0,
+            ["t.yaml:2: duration \"later\": write a whole number and s, m, h or d (`90s`, `2h`)"]
+        );
+        assert_eq!(
+            parse_duration("90s"),
+            Ok(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("1d"),
+            Ok(std::time::Duration::from_secs(86_400))
         );
     }
 

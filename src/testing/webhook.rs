@@ -438,7 +438,7 @@ fn next_mid() -> String {
 }
 
 /// The current time in epoch ms, but always later than the last one given.
-fn next_timestamp() -> i64 {
+pub(crate) fn next_timestamp() -> i64 {
     let now = crate::store::now_ms();
     let mut last = LAST_TIMESTAMP.load(Ordering::Relaxed);
     loop {

@@ -401,3 +401,67 @@ fn inbox_commands_refuse_a_sqlite_database_that_does_not_exist() {
     );
     assert!(!missing.exists());
 }
+
+#[test]
+fn check_reports_the_mistakes_of_a_flow_with_their_lines() {
+    let dir = bot_folder(
+        "\
+steps:
+  ask_size:
+    ask:
+      - text: { message: a }
+  nowhere:
+routes:
+  SIMPLE_TEXT:
+    - handler: simple_text
+      args: { regex: order }
+      then: { step: ask_size }
+    - handler: simple_text
+      when: { step: ask_size }
+      senders:
+        - text: { message: q, args: { s: \"{memory.size}\" } }
+",
+        &[("en-US", "a = A\nq = Q { $s }\n")],
+    );
+    let output = check_in(dir.path(), &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let policy = dir.path().join("routing.yaml").display().to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            format!(
+                "{policy}:2: warning: step \"ask_size\": nothing leaves it (no link with `when: \
+                 {{ step: ask_size }}` has a `then` to another step or `end`): its users stay \
+                 until a global link moves them or the idle time ends it"
+            ),
+            format!(
+                "{policy}:5: warning: step \"nowhere\": no link moves to it (`then: {{ step: \
+                 nowhere }}`), so no user reaches it unless a handler sets it"
+            ),
+            format!(
+                "{policy}:14: warning: {{memory.size}} is used here, but no link remembers \
+                 \"size\": it is empty unless a handler remembers it"
+            ),
+        ],
+        "{err}"
+    );
+    assert_eq!(check_in(dir.path(), &["--strict"]).status.code(), Some(1));
+
+    // A `when` on a step that is not declared is an error, as serve would refuse it.
+    std::fs::write(
+        dir.path().join("routing.yaml"),
+        "routes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n      when: { step: ask_sise }\n",
+    )
+    .unwrap();
+    let output = check_in(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(&format!(
+            "{policy}:4: unknown step \"ask_sise\" (declared: none: declare it under `steps:`)"
+        )),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -47,7 +47,7 @@ fn attachment(psid: &str, kind: &str, payload: Value) -> Value {
     )
 }
 
-const HELP: &str = "Try: hi, menu, colours, language, shop, order 1001 25.00, picture, media, \
+const HELP: &str = "Try: hi, menu, colours, language, shop, order, order 1001 25.00, picture, media, \
                     account. Or send a thumbs-up, a location or a photo.";
 
 /// What the demo sends for each fixture, per recipient, in order; fixtures in the order they
@@ -608,8 +608,18 @@ db_test!(pictures_media_and_account_buttons, |db| {
 /// The demo transcript, replayed by `pagebot simulate --script` on the shipped bot.
 #[test]
 fn the_demo_transcript_passes() {
+    transcript_passes("transcripts/demo.yaml");
+}
+
+/// The order flow's transcript: steps, a failed validation, cancel, Get Started, expiry.
+#[test]
+fn the_order_flow_transcript_passes() {
+    transcript_passes("transcripts/order.yaml");
+}
+
+fn transcript_passes(file: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("transcripts/demo.yaml");
+    let script = root.join(file);
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_pagebot"))
         .arg("simulate")

@@ -13,6 +13,7 @@ mod conversation;
 mod demo;
 mod durability;
 mod faults;
+mod flows;
 mod handlers;
 mod ingress;
 mod outage;

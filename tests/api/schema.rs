@@ -86,6 +86,7 @@ fn schema_rs() -> Vec<(String, Vec<String>)> {
         reactions,
         referrals,
         handovers,
+        conversations,
     ]
 }
 

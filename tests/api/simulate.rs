@@ -195,3 +195,36 @@ fn simulate_refuses_a_broken_policy_with_exit_1() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn the_chat_prompt_shows_the_step_of_a_flow_and_wait_lets_it_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = simulate(
+        dir.path(),
+        &[],
+        "order\n/quick L\nnowhere\n/wait 2h\nhi\n/wait soon\n",
+    );
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    let expected_lines = [
+        "Alex> order",
+        "  bot: Which size would you like?",
+        "Alex [order_size]> /quick L",
+        "  bot: Size L, noted.",
+        "Alex [order_address]> nowhere",
+        "  bot: Please type a street address with a house number",
+        "Alex [order_address]> /wait 2h",
+        "  (time passes: 7200s)",
+        "Alex> hi",
+        "  bot: Hello Alex! Nice to meet you.",
+        "Alex> /wait soon",
+        "  ! duration \"soon\": write a whole number and s, m, h or d (`90s`, `2h`)",
+    ];
+    let mut rest = out.as_str();
+    for line in expected_lines {
+        let at = rest
+            .find(line)
+            .unwrap_or_else(|| panic!("missing, or out of order: {line:?}\n--- output:\n{out}"));
+        rest = &rest[at + line.len()..];
+    }
+}
