@@ -92,7 +92,7 @@ db_test!(
 );
 
 /// A small order flow: pick a size (quick replies), give an email (validated), confirm.
-pub const ORDER_FLOW: &str = r#"steps:
+pub(crate) const ORDER_FLOW: &str = r#"steps:
   ask_size:
     ask:
       - quick_replies:
@@ -149,7 +149,7 @@ routes:
         - text: { message: got-size, args: { size: "{memory.size}" } }
 "#;
 
-pub const ORDER_TEXTS: &str = r#"
+pub(crate) const ORDER_TEXTS: &str = r#"
 pick-size = Pick a size
 size-s = S
 size-l = L
@@ -242,3 +242,53 @@ db_test!(
         app.stop().await;
     }
 );
+
+db_test!(two_quick_answers_never_both_answer_one_question, |db| {
+    let (app, _dir) = spawn(db, ORDER_FLOW, ORDER_TEXTS).await;
+    let user = "u_quick";
+    say(&app, Webhook::text(user, "order")).await;
+    // Two taps in one delivery: the second is processed after the first moved the step, so
+    // it finds the email question, where a size is no answer: the step asks again (its
+    // `reask`).
+    say(
+        &app,
+        Webhook::quick_reply(user, "S", "SIZE_S").and(Webhook::quick_reply(user, "L", "SIZE_L")),
+    )
+    .await;
+    assert_eq!(
+        app.graph.texts_to(user),
+        [
+            "Pick a size",
+            "Size S.",
+            "Your email?",
+            "That is not an email."
+        ]
+    );
+    let stored = app
+        .store
+        .conversation(pagebot::testing::TEST_PAGE_ID, user)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.step.as_deref(), Some("ask_email"));
+    assert_eq!(stored.memory["size"].value, "S");
+    app.stop().await;
+});
+
+db_test!(the_conversations_of_two_pages_are_apart, |db| {
+    let (app, _dir) = spawn(db, ORDER_FLOW, ORDER_TEXTS).await;
+    let user = "u_two_pages";
+    say(&app, Webhook::text(user, "order").page("page_a")).await;
+    say(&app, Webhook::text(user, "hello").page("page_b")).await;
+    assert_eq!(app.graph.texts_to(user), ["Pick a size", "What?"]);
+    let on = |page: &'static str| {
+        let store = app.store.clone();
+        async move { store.conversation(page, user).await.unwrap() }
+    };
+    assert_eq!(
+        on("page_a").await.and_then(|c| c.step).as_deref(),
+        Some("ask_size")
+    );
+    assert_eq!(on("page_b").await, None);
+    app.stop().await;
+});

@@ -264,7 +264,10 @@ fn the_routing_excerpt_is_a_valid_policy_for_the_shipped_locales() {
 
 #[test]
 fn the_conversations_example_is_a_clean_policy_for_the_shipped_locales() {
-    let excerpt = block_containing(&readme(), "steps:                               # the steps");
+    let excerpt = block_containing(
+        &readme(),
+        "steps:                               # the steps",
+    );
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("routing.yaml");
     std::fs::write(&policy, &excerpt).unwrap();
@@ -277,7 +280,10 @@ fn the_conversations_example_is_a_clean_policy_for_the_shipped_locales() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("ok (0 errors, 0 warnings"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("ok (0 errors, 0 warnings"),
+        "{stdout}{stderr}"
+    );
     // Its steps are the shipped flow's.
     let shipped = std::fs::read_to_string(repo("routing.yaml")).unwrap();
     for step in ["order_size:", "order_address:", "order_confirm:"] {
