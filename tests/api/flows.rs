@@ -31,6 +31,28 @@ impl Handler for Tally {
     }
 }
 
+/// A bot's own handler that reads the conversation in `should_handle`: it wants the event
+/// only while the user is at step `counting`.
+struct AtCounting;
+
+#[async_trait]
+impl Handler for AtCounting {
+    fn should_handle(&self, cx: &Context) -> bool {
+        let conversation = cx
+            .loaded_conversation()
+            .expect("read with the claim, since the handler uses it");
+        conversation.step() == Some("counting")
+    }
+
+    async fn handle(&self, _cx: &mut Context) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    fn uses_conversation(&self) -> bool {
+        true
+    }
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
@@ -42,7 +64,9 @@ pub async fn spawn(db: TestDatabase, routing: &str, texts: &str) -> (TestApp, te
     let locales = dir.path().join("locales");
     std::fs::create_dir_all(locales.join("en-US")).unwrap();
     std::fs::write(locales.join("en-US/bot.ftl"), texts).unwrap();
-    let registry = Registry::builtin().handler("tally", |_: NoArgs| Ok(Tally));
+    let registry = Registry::builtin()
+        .handler("tally", |_: NoArgs| Ok(Tally))
+        .handler("at_counting", |_: NoArgs| Ok(AtCounting));
     let bot = TestBot::new(dir.path().join("routing.yaml"), locales, registry);
     let app = TestApp::spawn_bot(db, bot)
         .await
@@ -292,3 +316,20 @@ db_test!(the_conversations_of_two_pages_are_apart, |db| {
     assert_eq!(on("page_b").await, None);
     app.stop().await;
 });
+
+db_test!(
+    a_handler_that_uses_the_conversation_finds_it_read_with_the_claim,
+    |db| {
+        let (app, _dir) = spawn(
+        db,
+        "routes:\n  SIMPLE_TEXT:\n    - handler: at_counting\n      senders:\n        - text: { message: at }\n    - handler: tally\n      senders:\n        - text: { message: count, args: { n: \"{memory.count}\" } }\n",
+        "count = count { $n }\nat = at step\n",
+    )
+    .await;
+        let user = "u_at_counting";
+        say(&app, Webhook::text(user, "a")).await;
+        say(&app, Webhook::text(user, "b")).await;
+        assert_eq!(app.graph.texts_to(user), ["count 1", "at step", "count 2"]);
+        app.stop().await;
+    }
+);
