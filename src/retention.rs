@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::{Store, StoreError, inbox, now_ms};
+use crate::store::{Store, StoreError, conversations, inbox, now_ms};
 
 /// Done events deleted per statement: short transactions, so the webhook's inbox writes never
 /// wait long behind a purge.
@@ -32,6 +32,25 @@ pub async fn purge_before(store: &Store, before: i64, batch: i64) -> Result<usiz
     loop {
         let n = store
             .run(move |conn| inbox::purge_done(conn, before, batch))
+            .await?;
+        deleted += n;
+        if i64::try_from(n).unwrap_or(i64::MAX) < batch {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// Deletes every conversation last active before `before`, `batch` rows per statement (an
+/// expired conversation reads as empty anyway: this keeps the table small). Returns how many.
+pub async fn purge_conversations_before(
+    store: &Store,
+    before: i64,
+    batch: i64,
+) -> Result<usize, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let n = store
+            .run(move |conn| conversations::purge_idle(conn, before, batch))
             .await?;
         deleted += n;
         if i64::try_from(n).unwrap_or(i64::MAX) < batch {
@@ -70,6 +89,13 @@ pub async fn purge_periodically(
                 "inbox retention: {n} done event(s) older than {retention_days} day(s) deleted"
             ),
             Err(e) => log::error!("inbox retention: cannot purge done events: {e}"),
+        }
+        match purge_conversations_before(&store, before, PURGE_BATCH).await {
+            Ok(0) => {}
+            Ok(n) => log::info!(
+                "inbox retention: {n} conversation(s) idle for {retention_days} day(s) deleted"
+            ),
+            Err(e) => log::error!("inbox retention: cannot purge idle conversations: {e}"),
         }
     }
 }

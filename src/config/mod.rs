@@ -97,7 +97,7 @@ pub struct ServeArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_timeout_ms: Option<u64>,
     /// Delete done events (and their deliveries) this many days after they finished, hourly
-    /// (at least 1). Unset: the inbox keeps every event (see `pagebot inbox purge`).
+    /// (at least 1), and conversations idle that long. Unset: the inbox keeps every event (see `pagebot inbox purge`).
     #[arg(
         long,
         value_parser = clap::value_parser!(u32).range(i64::from(crate::retention::MIN_RETENTION_DAYS)..)

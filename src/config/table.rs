@@ -156,7 +156,7 @@ pub const SETTINGS: &[Setting] = &[
         "inbox_retention_days",
         "PAGEBOT_INBOX_RETENTION_DAYS",
         None,
-        "days a done event (and its deliveries) stays in the inbox, purged hourly (at least 1); unset keeps every event",
+        "days a done event (and its deliveries) stays in the inbox, purged hourly (at least 1), and a conversation idle that long; unset keeps every event",
     ),
     setting(
         "graph_url",

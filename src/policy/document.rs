@@ -558,8 +558,11 @@ struct RawDocument {
     #[serde(default)]
     thread_settings: Option<Mapping<RawThreadSettings, ThreadSettingsMap>>,
     #[serde(default)]
-    steps: Option<Pairs<Spanned<String>, Spanned<Option<Mapping<RawStep, StepMap>>>>>,
+    steps: Option<Pairs<Spanned<String>, RawStepEntry>>,
 }
+
+/// A step's declaration as written: `null` when the name has no value.
+type RawStepEntry = Spanned<Option<Mapping<RawStep, StepMap>>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -947,10 +950,7 @@ impl Checker<'_> {
         }
     }
 
-    fn steps(
-        &mut self,
-        raw: Vec<(Spanned<String>, Spanned<Option<Mapping<RawStep, StepMap>>>)>,
-    ) -> Vec<StepSpec> {
+    fn steps(&mut self, raw: Vec<(Spanned<String>, RawStepEntry)>) -> Vec<StepSpec> {
         let mut steps = Vec::new();
         for (name, spec) in raw {
             let line = line_of(&name);
@@ -1063,7 +1063,7 @@ impl Checker<'_> {
                 match step {
                     Some(serde_json::Value::String(name)) => self
                         .known_step(&name, line)
-                        .then(|| ThenSpec::Step(Located { value: name, line })),
+                        .then_some(ThenSpec::Step(Located { value: name, line })),
                     _ => {
                         self.error(line, format!("then needs a step name: {SHAPE}"));
                         None

@@ -815,3 +815,120 @@ db_test!(
         assert_eq!(stored, next[0]);
     }
 );
+
+/// Posts `webhook` to the server on `port`, signed; panics unless it is acknowledged.
+async fn post_signed(port: u16, webhook: &pagebot::testing::Webhook) {
+    let signed = webhook.signed(TEST_APP_SECRET);
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhook"))
+        .header("X-Hub-Signature-256", signed.signature)
+        .body(signed.body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+}
+
+/// Waits until no event is pending.
+async fn wait_until_none_pending(store: &Store, servers: &[&Server]) {
+    let deadline = Instant::now() + LOAD_PATIENCE;
+    loop {
+        let stats = store.run(inbox::stats).await.unwrap();
+        if stats.pending == 0 {
+            return;
+        }
+        let logs: Vec<String> = servers.iter().map(|s| s.logs()).collect();
+        assert!(
+            Instant::now() < deadline,
+            "{} still pending:\n{}",
+            stats.pending,
+            logs.join("\n---\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+db_test!(
+    a_flow_killed_between_two_answers_loses_no_step_and_repeats_no_question,
+    |db| {
+        use pagebot::testing::{TEST_PAGE_ID, Webhook};
+        let bot = tempfile::tempdir().unwrap();
+        // The order flow, whose size answer starts with a typing indicator: the send the
+        // gate holds when the server is killed is that one, not a text.
+        let routing = crate::flows::ORDER_FLOW.replace(
+            "      senders:\n        - text: { message: got-size",
+            "      senders:\n        - sender_action: { action: typing_on }\n        - text: { message: got-size",
+        );
+        assert_ne!(routing, crate::flows::ORDER_FLOW);
+        std::fs::write(bot.path().join("routing.yaml"), routing).unwrap();
+        let locale = bot.path().join("locales/en-US");
+        std::fs::create_dir_all(&locale).unwrap();
+        std::fs::write(locale.join("bot.ftl"), crate::flows::ORDER_TEXTS).unwrap();
+        let graph = FakeGraph::start().await;
+        let store = open_store(db.url()).await;
+        let user = "u_flow_kill";
+        let step = || async {
+            store
+                .conversation(TEST_PAGE_ID, user)
+                .await
+                .unwrap()
+                .and_then(|c| c.step)
+        };
+
+        let mut first = Server::start_with_lease(db.url(), bot.path(), &graph, LEASE_SECS);
+        post_signed(first.port, &Webhook::text(user, "order")).await;
+        wait_until_none_pending(&store, &[&first]).await;
+        assert_eq!(step().await.as_deref(), Some("ask_size"));
+
+        // The size, answered while the bot's first send hangs: killed with the event in hand,
+        // its step change not committed.
+        let gate = SendGate::install(&graph);
+        gate.shut.store(true, Ordering::SeqCst);
+        post_signed(first.port, &Webhook::quick_reply(user, "L", "SIZE_L")).await;
+        gate.shut_until_held(&store, 1).await;
+        first.kill();
+        gate.open();
+        assert_eq!(
+            step().await.as_deref(),
+            Some("ask_size"),
+            "nothing moved yet"
+        );
+
+        // The next server takes the event over once the lease ran out, and moves the step once.
+        let mut second = Server::start_with_lease(db.url(), bot.path(), &graph, LEASE_SECS);
+        wait_until_none_pending(&store, &[&first, &second]).await;
+        assert_eq!(step().await.as_deref(), Some("ask_email"));
+
+        // Killed again between two answers, with nothing in hand: the step is kept.
+        second.kill();
+        let third = Server::start_with_lease(db.url(), bot.path(), &graph, LEASE_SECS);
+        post_signed(third.port, &Webhook::text(user, "ann@example.com")).await;
+        wait_until_none_pending(&store, &[&third]).await;
+        assert_eq!(step().await.as_deref(), Some("confirm"));
+
+        // Each question asked once, each answer answered once.
+        assert_eq!(
+            graph.texts_to(user),
+            [
+                "Pick a size",
+                "Size L.",
+                "Your email?",
+                "Got ann@example.com.",
+                "Confirm?"
+            ]
+        );
+        let stored = store
+            .conversation(TEST_PAGE_ID, user)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.memory["size"].value, "L");
+        assert_eq!(stored.memory["email"].value, "ann@example.com");
+        let events = store.run(inbox::all).await.unwrap();
+        assert!(events.iter().all(|e| e.status == "done"), "{events:?}");
+        assert!(
+            events.iter().any(|e| e.attempts > 1),
+            "the size's event was taken over"
+        );
+    }
+);

@@ -31,6 +31,28 @@ impl Handler for Tally {
     }
 }
 
+/// A bot's own handler that reads the conversation in `should_handle`: it wants the event
+/// only while the user is at step `counting`.
+struct AtCounting;
+
+#[async_trait]
+impl Handler for AtCounting {
+    fn should_handle(&self, cx: &Context) -> bool {
+        let conversation = cx
+            .loaded_conversation()
+            .expect("read with the claim, since the handler uses it");
+        conversation.step() == Some("counting")
+    }
+
+    async fn handle(&self, _cx: &mut Context) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    fn uses_conversation(&self) -> bool {
+        true
+    }
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
@@ -42,7 +64,9 @@ pub async fn spawn(db: TestDatabase, routing: &str, texts: &str) -> (TestApp, te
     let locales = dir.path().join("locales");
     std::fs::create_dir_all(locales.join("en-US")).unwrap();
     std::fs::write(locales.join("en-US/bot.ftl"), texts).unwrap();
-    let registry = Registry::builtin().handler("tally", |_: NoArgs| Ok(Tally));
+    let registry = Registry::builtin()
+        .handler("tally", |_: NoArgs| Ok(Tally))
+        .handler("at_counting", |_: NoArgs| Ok(AtCounting));
     let bot = TestBot::new(dir.path().join("routing.yaml"), locales, registry);
     let app = TestApp::spawn_bot(db, bot)
         .await
@@ -92,7 +116,7 @@ db_test!(
 );
 
 /// A small order flow: pick a size (quick replies), give an email (validated), confirm.
-pub const ORDER_FLOW: &str = r#"steps:
+pub(crate) const ORDER_FLOW: &str = r#"steps:
   ask_size:
     ask:
       - quick_replies:
@@ -149,7 +173,7 @@ routes:
         - text: { message: got-size, args: { size: "{memory.size}" } }
 "#;
 
-pub const ORDER_TEXTS: &str = r#"
+pub(crate) const ORDER_TEXTS: &str = r#"
 pick-size = Pick a size
 size-s = S
 size-l = L
@@ -239,6 +263,73 @@ db_test!(
         )
         .await;
         assert_eq!(app.graph.texts_to(user).last().unwrap(), "What?");
+        app.stop().await;
+    }
+);
+
+db_test!(two_quick_answers_never_both_answer_one_question, |db| {
+    let (app, _dir) = spawn(db, ORDER_FLOW, ORDER_TEXTS).await;
+    let user = "u_quick";
+    say(&app, Webhook::text(user, "order")).await;
+    // Two taps in one delivery: the second is processed after the first moved the step, so
+    // it finds the email question, where a size is no answer: the step asks again (its
+    // `reask`).
+    say(
+        &app,
+        Webhook::quick_reply(user, "S", "SIZE_S").and(Webhook::quick_reply(user, "L", "SIZE_L")),
+    )
+    .await;
+    assert_eq!(
+        app.graph.texts_to(user),
+        [
+            "Pick a size",
+            "Size S.",
+            "Your email?",
+            "That is not an email."
+        ]
+    );
+    let stored = app
+        .store
+        .conversation(pagebot::testing::TEST_PAGE_ID, user)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.step.as_deref(), Some("ask_email"));
+    assert_eq!(stored.memory["size"].value, "S");
+    app.stop().await;
+});
+
+db_test!(the_conversations_of_two_pages_are_apart, |db| {
+    let (app, _dir) = spawn(db, ORDER_FLOW, ORDER_TEXTS).await;
+    let user = "u_two_pages";
+    say(&app, Webhook::text(user, "order").page("page_a")).await;
+    say(&app, Webhook::text(user, "hello").page("page_b")).await;
+    assert_eq!(app.graph.texts_to(user), ["Pick a size", "What?"]);
+    let on = |page: &'static str| {
+        let store = app.store.clone();
+        async move { store.conversation(page, user).await.unwrap() }
+    };
+    assert_eq!(
+        on("page_a").await.and_then(|c| c.step).as_deref(),
+        Some("ask_size")
+    );
+    assert_eq!(on("page_b").await, None);
+    app.stop().await;
+});
+
+db_test!(
+    a_handler_that_uses_the_conversation_finds_it_read_with_the_claim,
+    |db| {
+        let (app, _dir) = spawn(
+        db,
+        "routes:\n  SIMPLE_TEXT:\n    - handler: at_counting\n      senders:\n        - text: { message: at }\n    - handler: tally\n      senders:\n        - text: { message: count, args: { n: \"{memory.count}\" } }\n",
+        "count = count { $n }\nat = at step\n",
+    )
+    .await;
+        let user = "u_at_counting";
+        say(&app, Webhook::text(user, "a")).await;
+        say(&app, Webhook::text(user, "b")).await;
+        assert_eq!(app.graph.texts_to(user), ["count 1", "at step", "count 2"]);
         app.stop().await;
     }
 );

@@ -262,6 +262,35 @@ fn the_routing_excerpt_is_a_valid_policy_for_the_shipped_locales() {
     }
 }
 
+#[test]
+fn the_conversations_example_is_a_clean_policy_for_the_shipped_locales() {
+    let excerpt = block_containing(
+        &readme(),
+        "steps:                               # the steps",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("routing.yaml");
+    std::fs::write(&policy, &excerpt).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .args(["check", "--policy", &policy.display().to_string()])
+        .args(["--locales", &repo("locales")])
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("the pagebot binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("ok (0 errors, 0 warnings"),
+        "{stdout}{stderr}"
+    );
+    // Its steps are the shipped flow's.
+    let shipped = std::fs::read_to_string(repo("routing.yaml")).unwrap();
+    for step in ["order_size:", "order_address:", "order_confirm:"] {
+        assert!(excerpt.contains(step) && shipped.contains(step), "{step}");
+    }
+}
+
 /// The README's settings table, without the list item's indent.
 fn settings_table(readme: &str) -> String {
     let start_marker = "<!-- settings table: generated from src/config/table.rs";
