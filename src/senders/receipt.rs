@@ -195,8 +195,9 @@ impl Template {
     }
 
     fn render(&self, cx: &Context) -> Result<String, SendError> {
-        let text = cx.expand(&self.text);
-        if text.trim().is_empty() {
+        // Trimmed: `{user.first_name} {user.last_name}` of a user without a last name.
+        let text = cx.expand(&self.text).trim().to_owned();
+        if text.is_empty() {
             return Err(SendError::Limit(format!(
                 "{} is empty once its variables are filled in",
                 self.what
@@ -519,6 +520,25 @@ mod tests {
         let mut args = minimal();
         args.as_object_mut().unwrap().remove(key);
         args
+    }
+
+    #[test]
+    fn a_user_without_a_last_name_is_named_without_a_trailing_space() {
+        let sender = build(&locales("", ""), "receipt", minimal()).unwrap();
+        let t = TestContext::new(
+            locales("", ""),
+            None,
+            &[
+                ("user.first_name", "Ann"),
+                ("order.number", "1"),
+                ("order.total", "5"),
+            ],
+        );
+        let body = t.body(sender.as_ref());
+        assert_eq!(
+            body["message"]["attachment"]["payload"]["recipient_name"],
+            json!("Ann")
+        );
     }
 
     #[test]
