@@ -14,12 +14,11 @@
 //! is in `durability.rs`, which asserts the same counts.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::db_test;
 use crate::helpers::*;
-use crate::outage::{Cluster, echo_bot, fresh_store, with_cluster};
+use crate::outage::{Cluster, echo_app_on_a_cluster, echo_bot, fresh_store, with_cluster};
 use pagebot::store::{Store, inbox};
 use pagebot::testing::{FakeError, FakeGraph};
 
@@ -141,14 +140,7 @@ async fn wait_until_finished(store: &Store, total: usize) {
 )]
 async fn postgres_stopped_under_load_loses_nothing_and_sends_nothing_twice() {
     init_logs();
-    let cluster = Arc::new(Mutex::new(Cluster::start()));
-    let admin_url = cluster.lock().unwrap().admin_url();
-    let database = TestDatabase::postgres(&admin_url);
-    let url = database.url().to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_bot(database, echo_bot(dir.path()))
-        .await
-        .unwrap();
+    let (cluster, app, url, _bot) = echo_app_on_a_cluster().await;
     const TOTAL: usize = 200;
     // 100 webhooks a second for 2 s; Postgres goes away after 0.6 s for 3 s.
     let outage = {

@@ -212,6 +212,22 @@ pub(crate) fn echo_bot(dir: &Path) -> TestBot {
     )
 }
 
+/// A private cluster, started, and the echo bot serving a fresh database on it: the cluster,
+/// the app, the database's URL and the bot's folder (dropped in that order's reverse, so the
+/// app stops before the cluster).
+pub(crate) async fn echo_app_on_a_cluster()
+-> (Arc<Mutex<Cluster>>, TestApp, String, tempfile::TempDir) {
+    let cluster = Arc::new(Mutex::new(Cluster::start()));
+    let admin_url = cluster.lock().unwrap().admin_url();
+    let database = TestDatabase::postgres(&admin_url);
+    let url = database.url().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_bot(database, echo_bot(dir.path()))
+        .await
+        .unwrap();
+    (cluster, app, url, dir)
+}
+
 /// A store opened on `url` once the database answers again (the test app's own store kept
 /// connections the restart broke).
 pub(crate) async fn fresh_store(url: &str) -> Store {
@@ -253,14 +269,7 @@ async fn wait_until_done(store: &Store, total: usize) {
 )]
 async fn while_the_database_is_down_webhooks_get_503_in_time_and_readyz_at_once() {
     init_logs();
-    let cluster = Arc::new(Mutex::new(Cluster::start()));
-    let admin_url = cluster.lock().unwrap().admin_url();
-    let database = TestDatabase::postgres(&admin_url);
-    let url = database.url().to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_bot(database, echo_bot(dir.path()))
-        .await
-        .unwrap();
+    let (cluster, app, url, _bot) = echo_app_on_a_cluster().await;
     // The test app waits 2 s for the database (`db_timeout`).
     let db_timeout = Duration::from_secs(2);
 
@@ -343,14 +352,7 @@ async fn while_the_database_is_down_webhooks_get_503_in_time_and_readyz_at_once(
 )]
 async fn a_send_accepted_as_the_database_goes_down_is_recorded_once_it_is_back_and_not_repeated() {
     init_logs();
-    let cluster = Arc::new(Mutex::new(Cluster::start()));
-    let admin_url = cluster.lock().unwrap().admin_url();
-    let database = TestDatabase::postgres(&admin_url);
-    let url = database.url().to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_bot(database, echo_bot(dir.path()))
-        .await
-        .unwrap();
+    let (cluster, app, url, _bot) = echo_app_on_a_cluster().await;
 
     // Facebook accepts the send, and Postgres goes down before the answer reaches the
     // worker: its delivery record and the event's outcome cannot be committed.
