@@ -6,6 +6,7 @@
 //! never reach a log through `Debug`, and errors name where a value came from, never the value.
 
 pub mod layers;
+pub mod pages;
 pub mod table;
 
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 pub use layers::{DEFAULT_CONFIG_FILE, Layered, Loaded, SecretFlags};
+pub use pages::PageSettings;
 
 /// Database connections the pipeline's workers may use at once, however many workers run.
 const MAX_WORKER_CONNECTIONS: usize = 28;
@@ -245,6 +247,8 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// Days a done event stays in the inbox; `None` keeps every event.
     pub inbox_retention_days: Option<u32>,
+    /// The Pages served: at least one (see [`pages`]).
+    pub pages: Vec<PageSettings>,
 }
 
 /// Settings that cannot be used.
@@ -351,6 +355,15 @@ impl Settings {
         }
         let Loaded { values: args, .. } = loaded;
         let workers = args.workers;
+        let pages = vec![PageSettings {
+            id: None,
+            name: "the Page".to_owned(),
+            token: args.page_token.clone(),
+            policy: args.policy.clone(),
+            locales: args.locales.clone(),
+            default_locale: args.default_locale.clone(),
+            thread_settings: None,
+        }];
         Ok(Self {
             bind: args.bind,
             dev,
@@ -384,6 +397,7 @@ impl Settings {
             profile_ttl: Duration::from_secs(7 * 24 * 3600),
             poll_interval: Duration::from_millis(500),
             inbox_retention_days: args.inbox_retention_days,
+            pages,
         })
     }
 }

@@ -386,5 +386,14 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         profile_ttl: Duration::from_secs(3600),
         poll_interval: Duration::from_millis(50),
         inbox_retention_days: None,
+        pages: vec![crate::config::PageSettings {
+            id: None,
+            name: "the Page".to_owned(),
+            token: graph.settings().page_token,
+            policy: bot.policy.clone(),
+            locales: bot.locales.clone(),
+            default_locale: bot.default_locale.clone(),
+            thread_settings: None,
+        }],
     }
 }
