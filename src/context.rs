@@ -184,6 +184,11 @@ impl Context {
         &self.services.store
     }
 
+    /// The Graph client of the event's Page (only the pipeline sends).
+    pub(crate) fn graph(&self) -> &GraphClient {
+        &self.services.graph
+    }
+
     /// Stores a new user (with other workers' new users in one commit) and returns them as
     /// stored.
     pub async fn store_new_user(&self, user: NewProfiledUser) -> Result<User, StoreError> {

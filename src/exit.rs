@@ -24,5 +24,7 @@ pub(crate) fn for_start_error(error: &crate::startup::StartError) -> u8 {
             crate::store::StoreError::Config(_) | crate::store::StoreError::MigrationClash(_),
         ) => FINDING,
         StartError::Store(_) | StartError::Graph(_) | StartError::Bind { .. } => COULD_NOT_RUN,
+        StartError::Page { error, .. } => for_start_error(error),
+        StartError::Reload(errors) => errors.iter().map(for_start_error).max().unwrap_or(OK),
     }
 }

@@ -58,6 +58,7 @@ pub mod webhook;
 
 mod admin;
 mod metrics;
+mod pages;
 mod pipeline;
 mod retention;
 mod simulate;

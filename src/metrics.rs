@@ -1,7 +1,7 @@
 //! Prometheus metrics: what `GET /metrics` shows.
 //!
-//! Labels are bounded sets (ReceivingType names, handler names from the policy, Graph error
-//! codes); never a PSID, a token or a text.
+//! Labels are bounded sets (the configured Pages' ids, ReceivingType names, handler names from
+//! the policy, Graph error codes); never a PSID, a token or a text.
 
 use std::time::Duration;
 
@@ -21,6 +21,16 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+/// Labels of a processed event: its Page and its kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabel {
+    /// The Page's id (`default` for the catch-all Page of a deployment without `[[pages]]`,
+    /// `unconfigured` for an event of a Page not served).
+    pub page: String,
+    /// The ReceivingType name.
+    pub kind: String,
+}
+
 /// Labels by handler.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HandlerLabel {
@@ -31,6 +41,8 @@ pub struct HandlerLabel {
 /// Labels by Graph error.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GraphErrorLabel {
+    /// The Page whose call failed (as in [`EventLabel`]).
+    pub page: String,
     /// The Graph error code, `http_<status>` for an answer without a Graph error (`http_429`,
     /// `http_503`), `transport`, `decode` or `config`.
     pub code: String,
@@ -51,10 +63,10 @@ pub struct Metrics {
     registry: Registry,
     received: Family<KindLabel, Counter>,
     deduplicated: Family<KindLabel, Counter>,
-    processed: Family<KindLabel, Counter>,
-    failed: Family<KindLabel, Counter>,
-    retried: Family<KindLabel, Counter>,
-    dead: Family<KindLabel, Counter>,
+    processed: Family<EventLabel, Counter>,
+    failed: Family<EventLabel, Counter>,
+    retried: Family<EventLabel, Counter>,
+    dead: Family<EventLabel, Counter>,
     handler_seconds: Family<HandlerLabel, Histogram, LatencyBuckets>,
     graph_send_seconds: Histogram,
     graph_errors: Family<GraphErrorLabel, Counter>,
@@ -187,24 +199,31 @@ impl Metrics {
         }
     }
 
-    /// Counts an event processed to the end.
-    pub fn processed(&self, kind: &str) {
-        self.processed.get_or_create(&Self::kind(kind)).inc();
+    fn event(page: &str, kind: &str) -> EventLabel {
+        EventLabel {
+            page: page.to_owned(),
+            kind: kind.to_owned(),
+        }
+    }
+
+    /// Counts an event of `page` processed to the end.
+    pub fn processed(&self, page: &str, kind: &str) {
+        self.processed.get_or_create(&Self::event(page, kind)).inc();
     }
 
     /// Counts a permanent failure.
-    pub fn failed(&self, kind: &str) {
-        self.failed.get_or_create(&Self::kind(kind)).inc();
+    pub fn failed(&self, page: &str, kind: &str) {
+        self.failed.get_or_create(&Self::event(page, kind)).inc();
     }
 
     /// Counts an attempt to be retried.
-    pub fn retried(&self, kind: &str) {
-        self.retried.get_or_create(&Self::kind(kind)).inc();
+    pub fn retried(&self, page: &str, kind: &str) {
+        self.retried.get_or_create(&Self::event(page, kind)).inc();
     }
 
     /// Counts an event sent to the dead letters.
-    pub fn dead(&self, kind: &str) {
-        self.dead.get_or_create(&Self::kind(kind)).inc();
+    pub fn dead(&self, page: &str, kind: &str) {
+        self.dead.get_or_create(&Self::event(page, kind)).inc();
     }
 
     /// Records a handler's time.
@@ -221,10 +240,13 @@ impl Metrics {
         self.graph_send_seconds.observe(took.as_secs_f64());
     }
 
-    /// Counts a Graph error.
-    pub fn graph_error(&self, code: String) {
+    /// Counts a Graph error of a call for `page`.
+    pub fn graph_error(&self, page: &str, code: String) {
         self.graph_errors
-            .get_or_create(&GraphErrorLabel { code })
+            .get_or_create(&GraphErrorLabel {
+                page: page.to_owned(),
+                code,
+            })
             .inc();
     }
 
@@ -251,8 +273,8 @@ mod tests {
     fn renders_counters_by_kind_and_the_inbox_gauges() {
         let metrics = Metrics::new();
         metrics.ingress("SIMPLE_TEXT", 3, 1);
-        metrics.processed("SIMPLE_TEXT");
-        metrics.graph_error("613".into());
+        metrics.processed("123", "SIMPLE_TEXT");
+        metrics.graph_error("456", "613".into());
         let text = metrics.render(
             &InboxGauges {
                 pending: 2,
@@ -265,8 +287,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pagebot_events_deduplicated_total{kind=\"SIMPLE_TEXT\"} 1"));
-        assert!(text.contains("pagebot_events_processed_total{kind=\"SIMPLE_TEXT\"} 1"));
-        assert!(text.contains("pagebot_graph_errors_total{code=\"613\"} 1"));
+        assert!(
+            text.contains("pagebot_events_processed_total{page=\"123\",kind=\"SIMPLE_TEXT\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("pagebot_graph_errors_total{page=\"456\",code=\"613\"} 1"));
         assert!(text.contains("pagebot_inbox_pending 2"));
         assert!(text.contains("pagebot_inbox_oldest_pending_age_seconds 4.0"));
         assert!(text.ends_with("# EOF\n"));

@@ -18,7 +18,8 @@ use crate::context::Services;
 use crate::graph::{GraphClient, GraphError, GraphSettings};
 use crate::i18n::{I18nError, Locales};
 use crate::metrics::Metrics;
-use crate::pipeline::{Bot, Pipeline, PipelineSettings};
+use crate::pages::{self, Pages};
+use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::policy::{Policy, PolicyErrors};
 use crate::registry::{DuplicateNames, Registry};
 use crate::retention;
@@ -53,6 +54,17 @@ pub enum StartError {
     /// The Graph client could not be built.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// One Page's files could not be loaded (several Pages are served).
+    #[error("page {page}: {error}")]
+    Page {
+        /// The Page's name.
+        page: String,
+        /// Why.
+        error: Box<StartError>,
+    },
+    /// Pages whose reload was refused: each keeps its last good version.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Reload(Vec<StartError>),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -61,6 +73,20 @@ pub enum StartError {
         /// Why not.
         source: std::io::Error,
     },
+}
+
+impl StartError {
+    /// `error` of `page`'s files: named by the Page when several are served (the catch-all
+    /// Page of a deployment without `[[pages]]` keeps the error as it was).
+    pub(crate) fn page(page: &crate::config::PageSettings, error: StartError) -> Self {
+        match page.id {
+            None => error,
+            Some(_) => Self::Page {
+                page: page.name.clone(),
+                error: Box::new(error),
+            },
+        }
+    }
 }
 
 /// Loads the locales and the policy, the way `serve` and `check` both do.
@@ -98,27 +124,24 @@ impl StopHandle {
     }
 }
 
-/// Loads the policy and locales again and, if they are valid, puts them in force.
+/// Loads each Page's policy and locales again and puts in force those that are valid.
 #[derive(Clone)]
 pub struct ReloadHandle {
     pipeline: Pipeline,
     registry: Arc<Registry>,
-    policy: std::path::PathBuf,
-    locales: std::path::PathBuf,
-    default_locale: String,
 }
 
 impl ReloadHandle {
-    /// Reloads; on any error the running version stays in force and the error is returned.
+    /// Reloads every Page on its own: a Page whose files are valid runs them from now on; one
+    /// whose files are not keeps its running version, and its error is returned (with the
+    /// others refused).
     pub fn reload(&self) -> Result<(), StartError> {
-        let (locales, policy) = load_bot(
-            &self.registry,
-            &self.policy,
-            &self.locales,
-            &self.default_locale,
-        )?;
-        self.pipeline.replace_bot(Bot { policy, locales });
-        Ok(())
+        let mut refused = self.pipeline.pages().reload(&self.registry);
+        match refused.len() {
+            0 => Ok(()),
+            1 => Err(refused.remove(0)),
+            _ => Err(StartError::Reload(refused)),
+        }
     }
 }
 
@@ -139,12 +162,8 @@ impl Application {
     /// Loads everything and binds the listener; nothing runs until
     /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings, registry: Registry) -> Result<Self, StartError> {
-        let (locales, policy) = load_bot(
-            &registry,
-            &settings.policy,
-            &settings.locales,
-            &settings.default_locale,
-        )?;
+        registry.check()?;
+        let loaded = pages::load_files(&settings.pages, &registry)?;
         let (store, inbox_store, journal_store, claim_store) = {
             let url = settings.database_url.clone();
             let size = settings.db_pool_size;
@@ -178,10 +197,11 @@ impl Application {
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??
         };
+        // One connection pool for every Page's calls; each Page gets a client with its token.
         let graph = GraphClient::new(GraphSettings {
             base_url: settings.graph_url.clone(),
             version: settings.graph_version.clone(),
-            page_token: settings.page_token.clone(),
+            page_token: None,
             app_secret: settings.app_secret.clone(),
             timeout: settings.graph_timeout,
         })?;
@@ -190,9 +210,11 @@ impl Application {
                 "DEV MODE: webhook signatures are NOT checked; listening on {} only",
                 settings.bind
             );
-            if graph.is_log_mode() {
+            for page in settings.pages.iter().filter(|page| page.token.is_none()) {
                 log::warn!(
-                    "DEV MODE: no PAGEBOT_PAGE_TOKEN, so replies are printed here instead of sent"
+                    "DEV MODE: {} has no page token, so its replies are printed here instead \
+                     of sent",
+                    page.name
                 );
             }
         }
@@ -206,16 +228,21 @@ impl Application {
             store: store.clone(),
             new_users,
             graph,
-            locales: locales.clone(),
+            locales: loaded[0].locales().clone(),
             profile_ttl: settings.profile_ttl,
             conversation_idle: settings.conversation_idle,
         });
+        let pages = Arc::new(Pages::build(
+            loaded,
+            &services,
+            settings.app_secret.as_ref(),
+        )?);
         let metrics = Arc::new(Metrics::new());
         let pipeline = Pipeline::new(
             services,
+            pages,
             journal_store,
             claim_store,
-            Bot { policy, locales },
             metrics.clone(),
             PipelineSettings {
                 workers: settings.workers,
@@ -268,9 +295,6 @@ impl Application {
         let reload = ReloadHandle {
             pipeline: pipeline.clone(),
             registry: Arc::new(registry),
-            policy: settings.policy.clone(),
-            locales: settings.locales.clone(),
-            default_locale: settings.default_locale.clone(),
         };
         Ok(Self {
             port,
@@ -347,7 +371,10 @@ async fn reload_on_sighup(reload: ReloadHandle) {
         let outcome = tokio::task::spawn_blocking(move || reload.reload()).await;
         match outcome {
             Ok(Ok(())) => log::info!("SIGHUP: policy and locales reloaded"),
-            Ok(Err(e)) => log::error!("SIGHUP: reload refused, the running version stays:\n{e}"),
+            Ok(Err(e)) => log::error!(
+                "SIGHUP: reload refused (the Pages named keep their running version; any \
+                 other was reloaded):\n{e}"
+            ),
             Err(e) => log::error!("SIGHUP: reload task failed: {e}"),
         }
     }

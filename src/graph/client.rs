@@ -72,6 +72,27 @@ impl GraphClient {
         })
     }
 
+    /// A client for another Page: the same Graph API and connection pool, with `token` (`None`:
+    /// log mode) and the same app secret's proof. Fails like [`GraphClient::new`] on a bad token.
+    pub fn for_token(
+        &self,
+        token: Option<&SecretString>,
+        app_secret: Option<&SecretString>,
+    ) -> Result<Self, GraphError> {
+        let auth = match token {
+            Some(token) => Some(Auth::new(token, app_secret)?),
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                api: self.inner.api.clone(),
+                auth,
+                dev_sends: AtomicU64::new(0),
+            }),
+        })
+    }
+
     /// Whether the client has no Page token: sends are logged at info level and answered with
     /// synthetic ids (`dev-1`, `dev-2`, ...), profiles are empty, and the Messenger Profile
     /// calls fail with [`GraphError::NotConfigured`].

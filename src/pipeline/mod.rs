@@ -21,9 +21,8 @@ pub use process::Claimed;
 pub use throttle::PageThrottle;
 
 use crate::context::Services;
-use crate::i18n::Locales;
 use crate::metrics::Metrics;
-use crate::policy::Policy;
+use crate::pages::Pages;
 use crate::store::InboxEvent;
 use crate::store::group_commit::GroupCommit;
 use crate::store::{Store, StoreError, conversations, deliveries, inbox, now_ms, users};
@@ -49,20 +48,13 @@ pub struct PipelineSettings {
     pub rate_limit_pause: Duration,
 }
 
-/// The policy and texts in force; replaced whole on reload, read whole per event.
-#[derive(Debug)]
-pub struct Bot {
-    /// The routing policy.
-    pub policy: Arc<Policy>,
-    /// The Fluent bundles.
-    pub locales: Arc<Locales>,
-}
-
 /// The event processor: cheap to clone, shared by the webhook (to wake it) and the worker.
 #[derive(Clone)]
 pub struct Pipeline {
+    /// What every Page shares (the store, new users' group commit).
     services: Arc<Services>,
-    bot: Arc<arc_swap::ArcSwap<Bot>>,
+    /// Each Page's policy, texts and Graph client.
+    pages: Arc<Pages>,
     metrics: Arc<Metrics>,
     settings: PipelineSettings,
     throttle: Arc<PageThrottle>,
@@ -86,17 +78,18 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline over `services` routing with `bot`'s policy, its journal (deliveries and
-    /// outcomes) committed through `journal_store` and its claims made through `claim_store`
+    /// A pipeline over `services` routing each event with its Page's policy (`pages`), its
+    /// journal (deliveries and outcomes) committed through `journal_store` and its claims made
+    /// through `claim_store`
     /// (each the services' store, or one over the same database with connections of its own:
     /// on Postgres the claim's plan wants [`crate::store::Planning::Claim`]).
     ///
     /// Starts its writer task: call it within a tokio runtime.
     pub fn new(
         services: Arc<Services>,
+        pages: Arc<Pages>,
         journal_store: Store,
         claim_store: Store,
-        bot: Bot,
         metrics: Arc<Metrics>,
         settings: PipelineSettings,
     ) -> Self {
@@ -107,7 +100,7 @@ impl Pipeline {
             claims: claim_store,
             services,
             metrics,
-            bot: Arc::new(arc_swap::ArcSwap::from_pointee(bot)),
+            pages,
             settings,
             throttle: Arc::new(PageThrottle::default()),
             wake: Arc::new(Notify::new()),
@@ -117,26 +110,9 @@ impl Pipeline {
         }
     }
 
-    /// Replaces the policy and texts; events already running finish with the old ones.
-    pub fn replace_bot(&self, bot: Bot) {
-        self.bot.store(Arc::new(bot));
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> Arc<Policy> {
-        self.bot.load().policy.clone()
-    }
-
-    /// The services with the locales in force.
-    pub(crate) fn services_now(&self) -> Arc<Services> {
-        let bot = self.bot.load();
-        if Arc::ptr_eq(&bot.locales, &self.services.locales) {
-            return self.services.clone();
-        }
-        Arc::new(Services {
-            locales: bot.locales.clone(),
-            ..(*self.services).clone()
-        })
+    /// The Pages served.
+    pub fn pages(&self) -> &Arc<Pages> {
+        &self.pages
     }
 
     /// Tells the worker that new events were stored.
@@ -223,9 +199,9 @@ impl Pipeline {
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         // Only a policy with `user_profile` uses the users' rows: others skip the read.
-        let read_users = self.bot.load().policy.stores_users();
+        let read_users = self.pages.any_stores_users();
         // Only a policy with steps (or a handler that asks for it) uses the conversations.
-        let read_conversations = self.bot.load().policy.uses_conversations();
+        let read_conversations = self.pages.any_uses_conversations();
         self.claims
             .run(move |conn| {
                 let events = inbox::claim(conn, lease_ms, limit)?;
@@ -312,6 +288,8 @@ mod tests {
     use super::process::Outcome;
     use super::*;
     use crate::graph::GraphClient;
+    use crate::i18n::Locales;
+    use crate::policy::Policy;
     use crate::registry::Registry;
     use crate::store::{NewInboxEvent, Status, now_ms};
     use crate::testing::{FakeGraph, TestDatabase};
@@ -390,11 +368,12 @@ mod tests {
                 profile_ttl: Duration::from_secs(3600),
                 conversation_idle: Duration::from_secs(3600),
             });
+            let pages = Arc::new(Pages::single(policy, services.clone()));
             let pipeline = Pipeline::new(
                 services,
+                pages,
                 store.clone(),
                 store.clone(),
-                Bot { policy, locales },
                 Arc::new(Metrics::new()),
                 PipelineSettings {
                     workers: 4,

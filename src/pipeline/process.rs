@@ -14,6 +14,7 @@ use crate::context::{Context, Event, Outgoing};
 use crate::conversation::{Conversation, ConversationState, ConversationWrite};
 use crate::event::{Messaging, ReceivingType, classify};
 use crate::graph::GraphError;
+use crate::pages::{Page, PageBot};
 use crate::policy::{Policy, Then};
 use crate::senders::SendError;
 use crate::store::deliveries::{self, NewDelivery};
@@ -145,6 +146,9 @@ enum Stop {
     Passing(String),
     /// The Page is rate-limited: try again after the pause, without using up an attempt.
     Throttled(String, Duration),
+    /// No Page served here has the event's page id: a dead letter at once, to replay once
+    /// the Page is configured.
+    NotConfigured(String),
 }
 
 impl Stop {
@@ -182,19 +186,33 @@ impl Pipeline {
         } = claimed;
         let id = row.id;
         let attempts = row.attempts;
-        let bot = self.bot.load_full();
+        let page = self.pages.find(row.page_id.as_deref());
+        let label = page
+            .map_or(UNCONFIGURED_PAGE, |page| page.label())
+            .to_owned();
         let lease = Lease::new(&row, self.settings.lease);
         let mut ledger = Ledger {
             already_sent: sent,
             unrecorded: Vec::new(),
             lease: &lease,
         };
-        let (kind, result, conversation) = tokio::select! {
-            biased;
-            done = self.attempt(&bot.policy, row, user, conversation, &mut ledger) => done,
-            () = self.hold_lease(&lease) => {
-                self.report(id, attempts, "UNKNOWN", &Outcome::LeaseLost);
-                return Outcome::LeaseLost;
+        let (kind, result, conversation) = match page {
+            None => {
+                let page_id = row.page_id.as_deref().unwrap_or("(none)");
+                let why = format!("page {page_id} is not configured");
+                (None, Err(Stop::NotConfigured(why)), None)
+            }
+            Some(page) => {
+                let bot = page.bot();
+                let attempt = self.attempt(&bot, row, user, conversation, &mut ledger);
+                tokio::select! {
+                    biased;
+                    done = attempt => done,
+                    () = self.hold_lease(&lease) => {
+                        self.report(id, attempts, &label, "UNKNOWN", &Outcome::LeaseLost);
+                        return Outcome::LeaseLost;
+                    }
+                }
             }
         };
         let kind_name = kind.map(ReceivingType::as_str);
@@ -206,6 +224,7 @@ impl Pipeline {
                 sent,
             },
             Err(Stop::Permanent(e)) => Outcome::Failed(e),
+            Err(Stop::NotConfigured(e)) => Outcome::Dead(e),
             Err(Stop::Throttled(error, after)) => Outcome::Retry { error, after },
             Err(Stop::Passing(e)) if attempts >= self.settings.max_attempts => Outcome::Dead(e),
             Err(Stop::Passing(error)) => Outcome::Retry {
@@ -266,11 +285,11 @@ impl Pipeline {
                     let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
                     self.due.add(now_ms().saturating_add(after_ms));
                 }
-                self.report(id, attempts, kind_name, &outcome);
+                self.report(id, attempts, &label, kind_name, &outcome);
                 outcome
             }
             Ok(false) => {
-                self.report(id, attempts, kind_name, &Outcome::LeaseLost);
+                self.report(id, attempts, &label, kind_name, &Outcome::LeaseLost);
                 Outcome::LeaseLost
             }
             Err(e) => {
@@ -380,25 +399,25 @@ impl Pipeline {
         self.journal.submit(entry).await
     }
 
-    fn report(&self, id: i64, attempts: i32, kind: &str, outcome: &Outcome) {
+    fn report(&self, id: i64, attempts: i32, page: &str, kind: &str, outcome: &Outcome) {
         let metrics = &self.metrics;
         match outcome {
             Outcome::Done { sent, .. } => {
-                metrics.processed(kind);
+                metrics.processed(page, kind);
                 log::info!("event {id} {kind}: done, {sent} sent");
             }
             Outcome::Failed(e) => {
-                metrics.failed(kind);
+                metrics.failed(page, kind);
                 log::error!("event {id} {kind}: failed: {e}");
             }
             Outcome::Retry { error, after } => {
-                metrics.retried(kind);
+                metrics.retried(page, kind);
                 log::warn!(
                     "event {id} {kind}: attempt {attempts} failed, retry in {after:?}: {error}"
                 );
             }
             Outcome::Dead(e) => {
-                metrics.dead(kind);
+                metrics.dead(page, kind);
                 log::error!("event {id} {kind}: dead after {attempts} attempts: {e}");
             }
             Outcome::LeaseLost => {
@@ -412,7 +431,7 @@ impl Pipeline {
 
     async fn attempt(
         &self,
-        policy: &Policy,
+        bot: &PageBot,
         row: InboxEvent,
         user: Option<Option<User>>,
         conversation: Option<Option<ConversationState>>,
@@ -432,6 +451,7 @@ impl Pipeline {
                 );
             }
         };
+        let policy = &*bot.policy;
         let kind = classify(&messaging, policy.classify_config());
         let event = Event {
             inbox_id: row.id,
@@ -441,7 +461,7 @@ impl Pipeline {
             standby: row.standby != 0,
             messaging,
         };
-        let mut cx = Context::new(event, self.services_now());
+        let mut cx = Context::new(event, bot.services.clone());
         if let Some(user) = user {
             cx = cx.with_prefetched_user(user);
         }
@@ -658,8 +678,10 @@ impl Pipeline {
         message: Outgoing,
         ledger: &mut Ledger<'_>,
     ) -> Result<(), Stop> {
-        let page = cx.event.page_id.clone().unwrap_or_default();
-        if let Some(left) = self.throttle.remaining(&page) {
+        let page_id = cx.event.page_id.clone().unwrap_or_default();
+        let page = self.pages.find(cx.event.page_id.as_deref());
+        let label = page.map_or(UNCONFIGURED_PAGE, |page| page.label());
+        if let Some(left) = self.throttle.remaining(&page_id) {
             return Err(Stop::Throttled(
                 format!("the Page is rate-limited for {left:?} more"),
                 left,
@@ -676,7 +698,7 @@ impl Pipeline {
         }
         let event_id = cx.event.inbox_id;
         let started = Instant::now();
-        let result = self.services.graph.send(message.body()).await;
+        let result = cx.graph().send(message.body()).await;
         self.metrics.graph_send_time(started.elapsed());
         let mut record = NewDelivery {
             event_id,
@@ -694,16 +716,19 @@ impl Pipeline {
         let stop = match &result {
             Ok(response) => {
                 record.message_id = response.message_id.clone();
+                if let Some(page) = page {
+                    page.token_works();
+                }
                 None
             }
             Err(e) => {
-                self.metrics.graph_error(error_label(e));
+                self.metrics.graph_error(label, error_label(e));
                 record.status = deliveries::FAILED.to_owned();
                 record.error_code = e.code();
                 record.error_subcode = e.subcode();
                 record.error_message = Some(e.to_string());
                 record.fbtrace_id = e.fbtrace_id().map(str::to_owned);
-                Some(self.classify_send_error(&page, e))
+                Some(self.classify_send_error(&page_id, page, e))
             }
         };
         ledger.unrecorded.push(record);
@@ -713,15 +738,27 @@ impl Pipeline {
         }
     }
 
-    fn classify_send_error(&self, page: &str, e: &GraphError) -> Stop {
+    /// What a failed send means for the event, and for its Page: a rate limit or a rejected
+    /// token pauses that Page's sends (only that Page's: `page_id` keys the throttle).
+    fn classify_send_error(&self, page_id: &str, page: Option<&Page>, e: &GraphError) -> Stop {
         let message = format!("send: {e}");
+        let name = page.map_or(page_id, |page| page.name());
         if e.is_rate_limit() {
             let pause = rate_limit_pause(e, self.settings.rate_limit_pause);
-            self.throttle.pause(page, pause);
+            self.throttle.pause(page_id, pause);
             log::warn!(
-                "Page rate-limited by Facebook (error {}): sends pause for {pause:?}",
+                "page {name}: rate-limited by Facebook (error {}): its sends pause for {pause:?}",
                 error_label(e)
             );
+            Stop::Throttled(message, pause)
+        } else if e.code() == Some(TOKEN_REJECTED) {
+            // Every send of the Page fails alike until its token is replaced: the events wait,
+            // without using up their attempts, and the Page is tried again after the pause.
+            let pause = self.settings.rate_limit_pause;
+            self.throttle.pause(page_id, pause);
+            if let Some(page) = page {
+                page.token_rejected(e);
+            }
             Stop::Throttled(message, pause)
         } else if e.is_retryable() {
             Stop::Passing(message)
@@ -730,6 +767,12 @@ impl Pipeline {
         }
     }
 }
+
+/// The metrics label of an event whose Page is not configured.
+const UNCONFIGURED_PAGE: &str = "unconfigured";
+
+/// Graph's code for an access token it does not accept (invalid, expired, revoked).
+const TOKEN_REJECTED: i64 = 190;
 
 /// The shortest pause a `Retry-After` header can ask for: `0` would retry at once, and a
 /// throttled attempt does not use up the event's attempts.

@@ -155,8 +155,9 @@ pub struct TestApp {
     client: reqwest::Client,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: StopHandle,
-    // Dropped last: the database outlives the server that uses it.
-    _database: TestDatabase,
+    // Dropped last: the database outlives the server that uses it. `None` once
+    // [`TestApp::stop_keeping_database`] handed it back.
+    database: Option<TestDatabase>,
 }
 
 /// What to serve in a [`TestApp`].
@@ -249,13 +250,16 @@ impl TestApp {
             client: reqwest::Client::new(),
             server,
             stop,
-            _database: database,
+            database: Some(database),
         })
     }
 
     /// The `DATABASE_URL` of the server's database.
     pub fn database_url(&self) -> &str {
-        self._database.url()
+        self.database
+            .as_ref()
+            .map(TestDatabase::url)
+            .unwrap_or_default()
     }
 
     /// POSTs `body` to /webhook signed with [`TEST_APP_SECRET`], as Facebook would.
@@ -322,6 +326,19 @@ impl TestApp {
         if let Err(e) = (&mut self.server).await {
             log::warn!("test app: server task ended abnormally: {e}");
         }
+    }
+
+    #[cfg(any(test, feature = "testing"))]
+    /// Stops the server like [`TestApp::stop`] and hands its database back, to start another
+    /// server on it (a restart, a deployment with other settings).
+    pub async fn stop_keeping_database(mut self) -> TestDatabase {
+        self.stop.stop(false).await;
+        if let Err(e) = (&mut self.server).await {
+            log::warn!("test app: server task ended abnormally: {e}");
+        }
+        self.database
+            .take()
+            .expect("the database stays with the app until it is handed back")
     }
 
     /// Every inbox row.

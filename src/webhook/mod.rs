@@ -128,7 +128,7 @@ async fn receive(
             return HttpResponse::Ok().body("IGNORED");
         }
         Ok(envelope) => {
-            let policy = state.pipeline.policy();
+            let pages = state.pipeline.pages();
             envelope
                 .items
                 .into_iter()
@@ -137,8 +137,11 @@ async fn receive(
                         .id_with_nul()
                         .map(holds_nul)
                         .or_else(|| item.overlong_id().map(|(id, len)| too_long(id, len)));
-                    // Classified here for the inbox and the metrics; the worker classifies
-                    // again with the policy in force when it runs.
+                    // Classified here for the inbox and the metrics, with its Page's policy
+                    // (an unknown Page's, with the first Page's); the worker classifies again
+                    // with the policy in force when it runs.
+                    let page = pages.find(item.page_id.as_deref());
+                    let policy = page.unwrap_or_else(|| pages.first()).bot().policy.clone();
                     let kind = item.messaging.as_ref().map_or(ReceivingType::Unknown, |m| {
                         classify(m, policy.classify_config())
                     });
@@ -308,13 +311,28 @@ async fn healthz() -> HttpResponse {
 }
 
 /// `GET /readyz`: the database answers (the policy is loaded, or the server would not run).
+/// A Page whose token Facebook rejects is named on a line of its own (`page NAME (ID): token
+/// rejected: ...`) while the answer stays 200: the other Pages are served, and a restart
+/// would not mend a token.
 ///
 /// Answered at once from the database's health as the last calls found it (every call keeps
 /// it, and a probe pings the database every second when none did), never by waiting for a
 /// connection: while the database is unreachable a pool would keep the probe waiting.
 async fn readyz(state: web::Data<WebhookState>) -> HttpResponse {
     match state.store.health().down_since() {
-        None => HttpResponse::Ok().body("ready"),
+        None => {
+            let mut body = String::from("ready");
+            for page in state.pipeline.pages().iter() {
+                if let Some(problem) = page.token_problem() {
+                    body.push_str(&format!(
+                        "\npage {} ({}): token rejected: {problem}",
+                        page.name(),
+                        page.label()
+                    ));
+                }
+            }
+            HttpResponse::Ok().body(body)
+        }
         Some(since) => HttpResponse::ServiceUnavailable().body(format!(
             "database unreachable for {:.1} s",
             (now_ms() - since).max(0) as f64 / 1000.0

@@ -293,11 +293,11 @@ db_test!(
         assert_eq!(event.attempts, 2);
         let metrics = app.get("/metrics").await.text().await.unwrap();
         assert!(
-            metrics.contains("pagebot_graph_errors_total{code=\"613\"} 1"),
+            metrics.contains("pagebot_graph_errors_total{page=\"default\",code=\"613\"} 1"),
             "{metrics}"
         );
         assert!(
-            metrics.contains("pagebot_graph_errors_total{code=\"1200\"} 1"),
+            metrics.contains("pagebot_graph_errors_total{page=\"default\",code=\"1200\"} 1"),
             "{metrics}"
         );
     }
@@ -349,7 +349,7 @@ db_test!(
         assert!(gaps[2] >= Duration::from_millis(300), "{gaps:?}");
         let metrics = app.get("/metrics").await.text().await.unwrap();
         assert!(
-            metrics.contains("pagebot_graph_errors_total{code=\"http_429\"} 3"),
+            metrics.contains("pagebot_graph_errors_total{page=\"default\",code=\"http_429\"} 3"),
             "{metrics}"
         );
     }
@@ -372,7 +372,9 @@ db_test!(a_bare_503_is_retried_with_backoff, |db| {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     for code in ["http_503", "http_502"] {
         assert!(
-            metrics.contains(&format!("pagebot_graph_errors_total{{code=\"{code}\"}} 1")),
+            metrics.contains(&format!(
+                "pagebot_graph_errors_total{{page=\"default\",code=\"{code}\"}} 1"
+            )),
             "{metrics}"
         );
     }

@@ -212,7 +212,7 @@ db_test!(readiness_and_metrics_show_the_inbox, |db| {
         "pagebot_events_received_total{kind=\"SIMPLE_TEXT\"} 1",
         "pagebot_events_deduplicated_total{kind=\"SIMPLE_TEXT\"} 1",
         "pagebot_events_received_total{kind=\"MALFORMED\"} 1",
-        "pagebot_events_processed_total{kind=\"SIMPLE_TEXT\"} 1",
+        "pagebot_events_processed_total{page=\"default\",kind=\"SIMPLE_TEXT\"} 1",
         "pagebot_inbox_pending 0",
         "pagebot_handler_seconds_count{handler=\"simple_text\"} 1",
         "pagebot_graph_send_seconds_count 2",

@@ -39,11 +39,17 @@ async fn send(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     }
     let value = serde_json::from_slice::<Value>(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    if let Some(response) = authorize(&mut state, &req, &query) {
-        state
-            .rejected
-            .push((value, "invalid oauth access token".to_owned()));
-        return response;
+    let token = match authorize(&mut state, &req, &query) {
+        Ok(token) => token,
+        Err(response) => {
+            state
+                .rejected
+                .push((value, "invalid oauth access token".to_owned()));
+            return response;
+        }
+    };
+    if let Some(error) = state.token_failures.get(&token).cloned() {
+        return fake_error(&mut state, &error);
     }
     if value.is_string() {
         let reason = "the request body is not json".to_owned();
@@ -72,6 +78,7 @@ async fn send(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
         drop(state);
     } else {
         state.sent.push(value.clone());
+        state.sent_tokens.push(token);
         drop(state);
     }
     if let Some(hook) = hook {
@@ -90,7 +97,7 @@ async fn user_profile(
     let query = query_of(&req);
     let mut state = data.state();
     state.profile_calls += 1;
-    if let Some(response) = authorize(&mut state, &req, &query) {
+    if let Err(response) = authorize(&mut state, &req, &query) {
         return response;
     }
     if let Some(error) = state.profile_errors.get(&psid).cloned() {
@@ -223,12 +230,14 @@ fn messenger_profile_preamble(
     if let Some(Some(error)) = state.messenger_profile_failures.pop_front() {
         return Some(fake_error(state, &error));
     }
-    authorize(state, req, query)
+    authorize(state, req, query).err()
 }
 
 /// Checks the Page token (`Authorization: Bearer` or `access_token`) and, when an app secret is
-/// expected, the `appsecret_proof`; answers the refusal, or `None`. Records the proof either way.
-fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Option<HttpResponse> {
+/// expected, the `appsecret_proof`; returns the token, or the refusal to answer. Records the
+/// proof either way.
+#[allow(clippy::result_large_err)] // a test double's answer, built once per refused call
+fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Result<String, HttpResponse> {
     let proof = query.get("appsecret_proof").cloned();
     state.last_appsecret_proof.clone_from(&proof);
     let token = req
@@ -238,24 +247,24 @@ fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Option<Http
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
         .or_else(|| query.get("access_token").cloned());
-    if token.as_deref() != Some(FAKE_PAGE_TOKEN) {
-        return Some(graph_error(
+    let Some(token) = token.filter(|t| t == FAKE_PAGE_TOKEN || state.tokens.contains(t)) else {
+        return Err(graph_error(
             state,
             400,
             190,
             None,
             "Invalid OAuth access token - Cannot parse access token",
         ));
-    }
+    };
     if let Some(secret) = &state.app_secret {
         let expected = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
             .map(|mut mac| {
-                mac.update(FAKE_PAGE_TOKEN.as_bytes());
+                mac.update(token.as_bytes());
                 hex::encode(mac.finalize().into_bytes())
             })
             .ok();
         if proof.is_none() || proof != expected {
-            return Some(graph_error(
+            return Err(graph_error(
                 state,
                 400,
                 100,
@@ -264,7 +273,7 @@ fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Option<Http
             ));
         }
     }
-    None
+    Ok(token)
 }
 
 /// The properties of `source` named in `fields` (comma-separated) that it has.

@@ -211,6 +211,33 @@ impl FakeGraph {
         self.shared.state().sent.clone()
     }
 
+    /// From now on, also accept `token` as a Page token (one fake serving several Pages).
+    pub fn accept_token(&self, token: &str) {
+        self.shared.state().tokens.push(token.to_owned());
+    }
+
+    /// From now on, answer every send carrying `token` with `error` (`None`: stop), the way
+    /// one Page's rate limit or revoked token looks while the other Pages' sends go through.
+    pub fn fail_sends_with_token(&self, token: &str, error: Option<FakeError>) {
+        let mut state = self.shared.state();
+        match error {
+            Some(error) => state.token_failures.insert(token.to_owned(), error),
+            None => state.token_failures.remove(token),
+        };
+    }
+
+    /// The accepted Send API bodies that carried the Page token `token`, in arrival order.
+    pub fn sent_with_token(&self, token: &str) -> Vec<Value> {
+        let state = self.shared.state();
+        state
+            .sent
+            .iter()
+            .zip(&state.sent_tokens)
+            .filter(|(_, used)| *used == token)
+            .map(|(body, _)| body.clone())
+            .collect()
+    }
+
     /// The accepted Send API bodies whose `recipient.id` is `psid`, in arrival order.
     pub fn sent_to(&self, psid: &str) -> Vec<Value> {
         self.shared
@@ -465,6 +492,12 @@ struct State {
     traces: u64,
     discard_sent: bool,
     send_hook: Option<SendHook>,
+    /// Page tokens accepted besides [`FAKE_PAGE_TOKEN`] (see [`FakeGraph::accept_token`]).
+    tokens: Vec<String>,
+    /// The token each accepted send carried, in the order of `sent`.
+    sent_tokens: Vec<String>,
+    /// Sends carrying this token are answered with this error, every time.
+    token_failures: HashMap<String, FakeError>,
 }
 
 /// What [`FakeGraph::on_send`] installs.
