@@ -155,6 +155,7 @@ pub struct TestApp {
     client: reqwest::Client,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: StopHandle,
+    reload: crate::startup::ReloadHandle,
     // Dropped last: the database outlives the server that uses it. `None` once
     // [`TestApp::stop_keeping_database`] handed it back.
     database: Option<TestDatabase>,
@@ -234,7 +235,9 @@ impl TestApp {
         let app = Application::build(settings, bot.registry).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let stop = app.stop_handle();
-        let server = tokio::spawn(app.run_until_stopped());
+        let reload = app.reload_handle();
+        // Connected before the server runs: on SQLite, the migrations' check would otherwise
+        // race the pipeline's first claims for the one write lock.
         let store = {
             let url = database.url().to_owned();
             tokio::task::spawn_blocking(move || {
@@ -243,6 +246,7 @@ impl TestApp {
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??
         };
+        let server = tokio::spawn(app.run_until_stopped());
         Ok(Self {
             address,
             graph,
@@ -250,6 +254,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             server,
             stop,
+            reload,
             database: Some(database),
         })
     }
@@ -318,6 +323,12 @@ impl TestApp {
             .send()
             .await
             .expect("the test server must answer")
+    }
+
+    /// Reloads every Page's policy and locales, as SIGHUP does; the error is what SIGHUP would
+    /// log (the Pages it names keep their running version).
+    pub fn reload(&self) -> Result<(), StartError> {
+        self.reload.reload()
     }
 
     /// Stops the server and lets the pipeline finish what it holds, then returns.

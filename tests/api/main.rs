@@ -17,6 +17,7 @@ mod flows;
 mod handlers;
 mod ingress;
 mod outage;
+mod pages;
 mod panics;
 mod pipeline;
 mod readme;
