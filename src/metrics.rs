@@ -14,20 +14,13 @@ use prometheus_client::registry::Registry;
 
 use crate::store::InboxGauges;
 
-/// Labels by event kind.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabel {
-    /// The ReceivingType name (or `UNCLASSIFIED` / `MALFORMED` at ingress).
-    pub kind: String,
-}
-
 /// Labels of a processed event: its Page and its kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabel {
     /// The Page's id (`default` for the catch-all Page of a deployment without `[[pages]]`,
     /// `unconfigured` for an event of a Page not served).
     pub page: String,
-    /// The ReceivingType name.
+    /// The ReceivingType name (or `UNCLASSIFIED` / `MALFORMED` at ingress).
     pub kind: String,
 }
 
@@ -61,8 +54,8 @@ impl MetricConstructor<Histogram> for LatencyBuckets {
 /// Every metric pagebot keeps.
 pub struct Metrics {
     registry: Registry,
-    received: Family<KindLabel, Counter>,
-    deduplicated: Family<KindLabel, Counter>,
+    received: Family<EventLabel, Counter>,
+    deduplicated: Family<EventLabel, Counter>,
     processed: Family<EventLabel, Counter>,
     failed: Family<EventLabel, Counter>,
     retried: Family<EventLabel, Counter>,
@@ -179,22 +172,16 @@ impl Metrics {
         }
     }
 
-    fn kind(kind: &str) -> KindLabel {
-        KindLabel {
-            kind: kind.to_owned(),
-        }
-    }
-
-    /// Counts stored and duplicate items of one kind at ingress.
-    pub fn ingress(&self, kind: &str, stored: u64, duplicates: u64) {
+    /// Counts stored and duplicate items of one Page and kind at ingress.
+    pub fn ingress(&self, page: &str, kind: &str, stored: u64, duplicates: u64) {
         if stored > 0 {
             self.received
-                .get_or_create(&Self::kind(kind))
+                .get_or_create(&Self::event(page, kind))
                 .inc_by(stored);
         }
         if duplicates > 0 {
             self.deduplicated
-                .get_or_create(&Self::kind(kind))
+                .get_or_create(&Self::event(page, kind))
                 .inc_by(duplicates);
         }
     }
@@ -272,7 +259,7 @@ mod tests {
     #[test]
     fn renders_counters_by_kind_and_the_inbox_gauges() {
         let metrics = Metrics::new();
-        metrics.ingress("SIMPLE_TEXT", 3, 1);
+        metrics.ingress("123", "SIMPLE_TEXT", 3, 1);
         metrics.processed("123", "SIMPLE_TEXT");
         metrics.graph_error("456", "613".into());
         let text = metrics.render(
@@ -283,10 +270,12 @@ mod tests {
             Some(Duration::from_secs(4)),
         );
         assert!(
-            text.contains("pagebot_events_received_total{kind=\"SIMPLE_TEXT\"} 3"),
+            text.contains("pagebot_events_received_total{page=\"123\",kind=\"SIMPLE_TEXT\"} 3"),
             "{text}"
         );
-        assert!(text.contains("pagebot_events_deduplicated_total{kind=\"SIMPLE_TEXT\"} 1"));
+        assert!(
+            text.contains("pagebot_events_deduplicated_total{page=\"123\",kind=\"SIMPLE_TEXT\"} 1")
+        );
         assert!(
             text.contains("pagebot_events_processed_total{page=\"123\",kind=\"SIMPLE_TEXT\"} 1"),
             "{text}"

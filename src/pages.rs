@@ -23,6 +23,9 @@ use crate::startup::{StartError, load_bot};
 /// The metrics label of the catch-all Page (a deployment without `[[pages]]`).
 const CATCH_ALL_LABEL: &str = "default";
 
+/// The metrics label of an event whose Page is not served.
+pub(crate) const UNCONFIGURED_LABEL: &str = "unconfigured";
+
 /// What one Page runs with; replaced whole on reload, read whole per event.
 #[derive(Debug)]
 pub struct PageBot {
@@ -233,6 +236,12 @@ impl Pages {
             .and_then(|id| self.by_id.get(id))
             .or(self.catch_all.as_ref())
             .map(|&n| &self.pages[n])
+    }
+
+    /// The metrics label of the Page serving `page_id`: its id, `default` for the catch-all
+    /// Page, `unconfigured` when no Page serves it.
+    pub fn label_of(&self, page_id: Option<&str>) -> &str {
+        self.find(page_id).map_or(UNCONFIGURED_LABEL, Page::label)
     }
 
     /// Every Page, in the order of the settings.

@@ -187,9 +187,7 @@ impl Pipeline {
         let id = row.id;
         let attempts = row.attempts;
         let page = self.pages.find(row.page_id.as_deref());
-        let label = page
-            .map_or(UNCONFIGURED_PAGE, |page| page.label())
-            .to_owned();
+        let label = self.pages.label_of(row.page_id.as_deref()).to_owned();
         let lease = Lease::new(&row, self.settings.lease);
         let mut ledger = Ledger {
             already_sent: sent,
@@ -680,7 +678,7 @@ impl Pipeline {
     ) -> Result<(), Stop> {
         let page_id = cx.event.page_id.clone().unwrap_or_default();
         let page = self.pages.find(cx.event.page_id.as_deref());
-        let label = page.map_or(UNCONFIGURED_PAGE, |page| page.label());
+        let label = self.pages.label_of(cx.event.page_id.as_deref());
         if let Some(left) = self.throttle.remaining(&page_id) {
             return Err(Stop::Throttled(
                 format!("the Page is rate-limited for {left:?} more"),
@@ -767,9 +765,6 @@ impl Pipeline {
         }
     }
 }
-
-/// The metrics label of an event whose Page is not configured.
-const UNCONFIGURED_PAGE: &str = "unconfigured";
 
 /// Graph's code for an access token it does not accept (invalid, expired, revoked).
 const TOKEN_REJECTED: i64 = 190;

@@ -172,9 +172,13 @@ async fn receive(
         Err(e) => vec![malformed_row(&body, &e, received_at)],
     };
     let count = rows.len();
-    let kinds: Vec<(String, Option<String>)> = rows
+    let pages = state.pipeline.pages();
+    let kinds: Vec<(String, &str, Option<String>)> = rows
         .iter()
-        .map(|r| (r.dedupe_key.clone(), r.kind.clone()))
+        .map(|r| {
+            let page = pages.label_of(r.page_id.as_deref());
+            (r.dedupe_key.clone(), page, r.kind.clone())
+        })
         .collect();
     // Bounded: Facebook's sender gives up long before a pool would (and delivers again). A
     // commit that finishes after the 503 is harmless: the redelivery is a duplicate.
@@ -207,13 +211,13 @@ async fn receive(
     }
 }
 
-/// Counts stored and duplicate items by kind.
-fn count_ingress(metrics: &Metrics, items: &[(String, Option<String>)], inserted: &[String]) {
+/// Counts stored and duplicate items by Page and kind.
+fn count_ingress(metrics: &Metrics, items: &[(String, &str, Option<String>)], inserted: &[String]) {
     let inserted: HashSet<&str> = inserted.iter().map(String::as_str).collect();
-    let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
-    for (key, kind) in items {
+    let mut counts: HashMap<(&str, &str), (u64, u64)> = HashMap::new();
+    for (key, page, kind) in items {
         let entry = counts
-            .entry(kind.as_deref().unwrap_or("MALFORMED"))
+            .entry((page, kind.as_deref().unwrap_or("MALFORMED")))
             .or_default();
         if inserted.contains(key.as_str()) {
             entry.0 += 1;
@@ -221,8 +225,8 @@ fn count_ingress(metrics: &Metrics, items: &[(String, Option<String>)], inserted
             entry.1 += 1;
         }
     }
-    for (kind, (stored, duplicates)) in counts {
-        metrics.ingress(kind, stored, duplicates);
+    for ((page, kind), (stored, duplicates)) in counts {
+        metrics.ingress(page, kind, stored, duplicates);
     }
 }
 

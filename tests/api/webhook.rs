@@ -209,9 +209,9 @@ db_test!(readiness_and_metrics_show_the_inbox, |db| {
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     for line in [
-        "pagebot_events_received_total{kind=\"SIMPLE_TEXT\"} 1",
-        "pagebot_events_deduplicated_total{kind=\"SIMPLE_TEXT\"} 1",
-        "pagebot_events_received_total{kind=\"MALFORMED\"} 1",
+        "pagebot_events_received_total{page=\"default\",kind=\"SIMPLE_TEXT\"} 1",
+        "pagebot_events_deduplicated_total{page=\"default\",kind=\"SIMPLE_TEXT\"} 1",
+        "pagebot_events_received_total{page=\"default\",kind=\"MALFORMED\"} 1",
         "pagebot_events_processed_total{page=\"default\",kind=\"SIMPLE_TEXT\"} 1",
         "pagebot_inbox_pending 0",
         "pagebot_handler_seconds_count{handler=\"simple_text\"} 1",
@@ -327,8 +327,8 @@ db_test!(
         assert_eq!(dead, "no dead or failed events\n");
         let metrics = app.get("/metrics").await.text().await.unwrap();
         for line in [
-            "pagebot_events_received_total{kind=\"MALFORMED\"} 4",
-            "pagebot_events_deduplicated_total{kind=\"MALFORMED\"} 4",
+            "pagebot_events_received_total{page=\"default\",kind=\"MALFORMED\"} 4",
+            "pagebot_events_deduplicated_total{page=\"default\",kind=\"MALFORMED\"} 4",
         ] {
             assert!(metrics.contains(line), "missing {line:?} in:\n{metrics}");
         }
