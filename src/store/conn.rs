@@ -148,10 +148,12 @@ impl DbManager {
             DatabaseTarget::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| StoreError::Connect(format!("sqlite file {path}: {e}")))?;
-                // WAL lets readers run beside the one writer; busy_timeout makes writers wait
-                // for each other instead of failing; FULL keeps an acknowledged event on disk.
+                // busy_timeout makes writers wait for each other instead of failing: set first,
+                // so that switching to WAL waits too while another process's last connection
+                // closes (and checkpoints) the file; WAL lets readers run beside the one
+                // writer; FULL keeps an acknowledged event on disk.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                 )?;
                 Ok(DbConn::Sqlite(conn))
