@@ -3,12 +3,17 @@
 //! wrong in the flows (warnings: see [`crate::policy::flow_warnings`]).
 //!
 //! Findings print the way compilers do (`file:line: warning: ...`), errors first.
+//!
+//! With `[[pages]]` in pagebot.toml, [`check_page`] checks each Page: its policy and locales
+//! as [`check`] does, and what pagebot.toml says of it (files that are not there, named by
+//! the entry's line; its token; its `thread_settings` file).
 
 use std::fmt;
 use std::path::Path;
 
+use crate::config::{Loaded, PageEntry};
 use crate::i18n::{I18nError, Locales};
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyDocument, PolicyError};
 use crate::registry::Registry;
 
 /// How serious a [`Finding`] is.
@@ -132,6 +137,108 @@ pub fn check(
     check_translations(&mut report, &policy, &locales);
     report.findings.sort_by_key(|f| f.level);
     report
+}
+
+/// Checks the Page of `entry` (one of `loaded`'s `[[pages]]`): its policy and locales (its own
+/// or the top-level ones) as [`check`] does, its `thread_settings` file (read, and built for
+/// every locale as `pagebot thread-settings` would build it), and its token.
+///
+/// A policy, locales folder or thread_settings file that is not there is an error at the
+/// pagebot.toml line that names it (or the entry's, for a top-level default). A token that
+/// cannot be read is a warning, not an error: `check` runs where the bot is written and in CI,
+/// where the Page's secrets usually are not (`serve` refuses to start without it).
+pub fn check_page(registry: &Registry, loaded: &Loaded, entry: &PageEntry) -> Report {
+    let page = loaded.page(entry, None);
+    let mut report = Report::default();
+    if let Err(e) = loaded.page_token(entry) {
+        report.push(
+            Level::Warning,
+            Some(e.at.to_string()),
+            format!("{}: serve refuses to start without it", e.message),
+        );
+    }
+    let id = &entry.id;
+    let mut missing = |key: &str, path: &Path, folder: bool| {
+        let problem = match std::fs::metadata(path) {
+            Err(e) => format!("cannot be read: {e}"),
+            Ok(m) if folder && !m.is_dir() => "is not a folder".to_owned(),
+            Ok(m) if !folder && m.is_dir() => "is a folder, not a file".to_owned(),
+            Ok(_) => return false,
+        };
+        let whose = if entry.sets(key) {
+            String::new()
+        } else {
+            format!(" (the top-level {key})")
+        };
+        report.push(
+            Level::Error,
+            Some(entry.place_of(key).to_string()),
+            format!("page {id}'s {key} {}{whose} {problem}", path.display()),
+        );
+        true
+    };
+    let no_policy = missing("policy", &page.policy, false);
+    let no_locales = missing("locales", &page.locales, true);
+    let no_thread_settings = page
+        .thread_settings
+        .as_deref()
+        .is_some_and(|file| missing("thread_settings", file, false));
+    if !no_policy && !no_locales {
+        let found = check(registry, &page.policy, &page.locales, &page.default_locale);
+        report.findings.extend(found.findings);
+    }
+    if let (Some(file), false) = (&page.thread_settings, no_thread_settings) {
+        check_thread_settings(
+            &mut report,
+            file,
+            &page.locales,
+            &page.default_locale,
+            no_locales,
+        );
+    }
+    report.findings.sort_by_key(|f| f.level);
+    report
+}
+
+/// A Page's `thread_settings` file: read, then (if its locales load) built for every locale.
+fn check_thread_settings(
+    report: &mut Report,
+    file: &Path,
+    locales: &Path,
+    default_locale: &str,
+    no_locales: bool,
+) {
+    let push_policy = |report: &mut Report, error: &PolicyError| {
+        report.push(Level::Error, None, error.to_string());
+    };
+    let document = match PolicyDocument::load_thread_settings(file) {
+        Ok(document) => document,
+        Err(errors) => {
+            for error in &errors {
+                push_policy(report, error);
+            }
+            return;
+        }
+    };
+    // Problems of the locales themselves are the policy check's findings.
+    let Some(locales) = (!no_locales)
+        .then(|| Locales::load(locales, default_locale).ok())
+        .flatten()
+    else {
+        return;
+    };
+    if let Err(errors) = crate::thread_settings::desired::desired_profile(&document, &locales) {
+        for error in errors.0 {
+            match error {
+                crate::thread_settings::desired::LimitError::Policy(e) => push_policy(report, &e),
+                other => report.push(
+                    Level::Error,
+                    Some(file.display().to_string()),
+                    other.to_string(),
+                ),
+            }
+        }
+    }
 }
 
 /// Missing translations (warnings) and unused messages (notes).

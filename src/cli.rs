@@ -251,10 +251,14 @@ fn serve(config: Option<&Path>, args: ServeArgs, registry: Registry) -> ExitCode
 }
 
 fn check(config: Option<&Path>, bot: &BotArgs, strict: bool, registry: &Registry) -> ExitCode {
-    let args = match config::load(config, bot, SecretFlags::default()) {
-        Ok(loaded) => loaded.bot(),
+    let loaded = match config::load(config, bot, SecretFlags::default()) {
+        Ok(loaded) => loaded,
         Err(e) => return refused(&e),
     };
+    if !loaded.page_entries().is_empty() {
+        return check_pages(&loaded, strict, registry);
+    }
+    let args = loaded.bot();
     let report = crate::check::check(registry, &args.policy, &args.locales, &args.default_locale);
     for finding in &report.findings {
         eprintln!("{finding}");
@@ -264,6 +268,44 @@ fn check(config: Option<&Path>, bot: &BotArgs, strict: bool, registry: &Registry
         println!("{}: ok ({})", args.policy.display(), report.summary());
     } else {
         eprintln!("{}: {}", args.policy.display(), report.summary());
+    }
+    ExitCode::from(code)
+}
+
+/// `check` with `[[pages]]`: each Page's findings under its heading, its summary line, then
+/// the sum; the exit code is the worst Page's.
+fn check_pages(loaded: &config::Loaded, strict: bool, registry: &Registry) -> ExitCode {
+    let mut all = crate::check::Report::default();
+    let mut code = exit::OK;
+    for entry in loaded.page_entries() {
+        let report = crate::check::check_page(registry, loaded, entry);
+        let label = entry.label();
+        if !report.findings.is_empty() {
+            eprintln!("{label}:");
+        }
+        for finding in &report.findings {
+            eprintln!("{finding}");
+        }
+        let policy = loaded.page(entry, None).policy;
+        let page_code = report.exit_code(strict);
+        if page_code == 0 {
+            println!("{label}: {}: ok ({})", policy.display(), report.summary());
+        } else {
+            eprintln!("{label}: {}: {}", policy.display(), report.summary());
+        }
+        code = code.max(page_code);
+        all.findings.extend(report.findings);
+    }
+    let pages = loaded.page_entries().len();
+    let total = format!(
+        "{pages} Page{}: {}",
+        if pages == 1 { "" } else { "s" },
+        all.summary()
+    );
+    if code == 0 {
+        println!("{total}");
+    } else {
+        eprintln!("{total}");
     }
     ExitCode::from(code)
 }

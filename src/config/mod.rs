@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 pub use layers::{DEFAULT_CONFIG_FILE, Layered, Loaded, SecretFlags};
-pub use pages::{PageEntry, PageSettings, Place, TokenSource};
+pub use pages::{PageEntry, PageSettings, Place, TokenError, TokenSource};
 
 /// Database connections the pipeline's workers may use at once, however many workers run.
 const MAX_WORKER_CONNECTIONS: usize = 28;
@@ -199,8 +199,8 @@ impl Loaded {
 
     /// The token of `entry`, from its variable or its file. The error names the config
     /// file's line of `token_env` or `token_file`, never the token.
-    pub fn page_token(&self, entry: &PageEntry) -> Result<SecretString, ConfigError> {
-        pages::read_token(entry, &self.token_vars).map_err(ConfigError::Invalid)
+    pub fn page_token(&self, entry: &PageEntry) -> Result<SecretString, TokenError> {
+        pages::read_token(entry, &self.token_vars)
     }
 
     /// `entry` resolved with `token`: its files defaulted to the top-level settings.
@@ -246,7 +246,7 @@ impl Loaded {
             let token = match pages::read_token(entry, &self.token_vars) {
                 Ok(token) => Some(token),
                 Err(e) if tokens == Tokens::Required => {
-                    missing.push(e);
+                    missing.push(e.to_string());
                     None
                 }
                 Err(_) => None,

@@ -336,39 +336,56 @@ fn entry(
 /// with them (`Err(())`: set, but not valid UTF-8).
 pub(crate) type TokenVars = BTreeMap<String, Result<SecretString, ()>>;
 
-/// Reads `entry`'s token from its variable (as set) or its file (trimmed). The error starts
-/// with the file and line of `token_env` or `token_file` and never holds the token.
-pub fn read_token(entry: &PageEntry, vars: &TokenVars) -> Result<SecretString, String> {
+/// Why a Page's token cannot be read: where it is named and what is wrong, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {message}")]
+pub struct TokenError {
+    /// The line of `token_env` or `token_file`.
+    pub at: Place,
+    /// `page 123's token_env PAGEBOT_TOKEN_SHOP is not set`.
+    pub message: String,
+}
+
+impl From<TokenError> for super::ConfigError {
+    fn from(e: TokenError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+/// Reads `entry`'s token from its variable (as set) or its file (trimmed).
+pub(crate) fn read_token(entry: &PageEntry, vars: &TokenVars) -> Result<SecretString, TokenError> {
     use secrecy::ExposeSecret;
     let id = &entry.id;
-    match &entry.token {
+    let (at, problem) = match &entry.token {
         TokenSource::Env(var) => {
-            let here = entry.place_of("token_env");
-            match vars.get(var) {
-                None => Err(format!("{here}: page {id}'s token_env {var} is not set")),
-                Some(Err(())) => Err(format!(
-                    "{here}: page {id}'s token_env {var} is not valid UTF-8"
-                )),
-                Some(Ok(token)) if token.expose_secret().trim().is_empty() => {
-                    Err(format!("{here}: page {id}'s token_env {var} is empty"))
-                }
-                Some(Ok(token)) => Ok(token.clone()),
-            }
+            let problem = match vars.get(var) {
+                None => "is not set",
+                Some(Err(())) => "is not valid UTF-8",
+                Some(Ok(token)) if token.expose_secret().trim().is_empty() => "is empty",
+                Some(Ok(token)) => return Ok(token.clone()),
+            };
+            (
+                entry.place_of("token_env"),
+                format!("page {id}'s token_env {var} {problem}"),
+            )
         }
         TokenSource::File(path) => {
-            let here = entry.place_of("token_file");
-            let file = path.display();
-            let bytes = std::fs::read(path).map_err(|e| {
-                format!("{here}: page {id}'s token_file {file} cannot be read: {e}")
-            })?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| format!("{here}: page {id}'s token_file {file} is not UTF-8 text"))?;
-            let token = text.trim();
-            if token.is_empty() {
-                Err(format!("{here}: page {id}'s token_file {file} is empty"))
-            } else {
-                Ok(SecretString::from(token.to_owned()))
-            }
+            let problem = match std::fs::read(path) {
+                Err(e) => format!("cannot be read: {e}"),
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Err(_) => "is not UTF-8 text".to_owned(),
+                    Ok(text) if text.trim().is_empty() => "is empty".to_owned(),
+                    Ok(text) => return Ok(SecretString::from(text.trim().to_owned())),
+                },
+            };
+            (
+                entry.place_of("token_file"),
+                format!("page {id}'s token_file {} {problem}", path.display()),
+            )
         }
-    }
+    };
+    Err(TokenError {
+        at,
+        message: problem,
+    })
 }
