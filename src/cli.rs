@@ -49,7 +49,9 @@ enum Command {
     #[command(after_help = SETTINGS_HELP)]
     Serve(ServeArgs),
     /// Validate routing.yaml and the locales: exit 0 when clean, 1 on errors (or on warnings
-    /// with --strict). Warnings: texts missing in a locale; notes: texts nothing uses.
+    /// with --strict). Warnings: texts missing in a locale; notes: texts nothing uses. With
+    /// [[pages]] in pagebot.toml, every Page's, under its heading (a token that cannot be read
+    /// is a warning: check may run where the secrets are not).
     Check {
         #[command(flatten)]
         bot: BotArgs,
@@ -63,7 +65,8 @@ enum Command {
     /// Talk to the bot in the terminal, without Facebook (full pipeline, fake Graph API), or
     /// replay YAML transcripts with --script: exit 1 with a diff at the first mismatch.
     Simulate(crate::simulate::SimulateArgs),
-    /// Show, plan and apply the Page's Messenger Profile from routing.yaml's thread_settings.
+    /// Show, plan and apply the Page's Messenger Profile from routing.yaml's thread_settings
+    /// (with [[pages]] in pagebot.toml: --page ID or --all-pages, each with its own token).
     #[command(subcommand)]
     ThreadSettings(crate::thread_settings::ThreadSettingsCommand),
 }

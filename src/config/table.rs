@@ -57,7 +57,7 @@ pub const SETTINGS: &[Setting] = &[
     secret(
         "page_token",
         "PAGEBOT_PAGE_TOKEN",
-        "the Page access token (required by `serve` unless `--dev`, and by `thread-settings`)",
+        "the Page access token without `[[pages]]` (required by `serve` unless `--dev`, and by `thread-settings`); refused with `[[pages]]`, whose Pages name their own",
     ),
     Setting {
         secret: true,

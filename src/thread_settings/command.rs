@@ -6,6 +6,10 @@
 //! could not be reached, answered 5xx or rate-limited the call).
 //! Every limit is checked before the first call; a Graph error is printed with its code,
 //! subcode, message and `fbtrace_id`, never with the token.
+//!
+//! With `[[pages]]` in pagebot.toml, `--page ID` or `--all-pages` ([`PageArgs`]) chooses the
+//! Pages; each is acted on with its own token under a heading, and the exit code is the worst
+//! of theirs.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
