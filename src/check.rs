@@ -8,13 +8,15 @@
 //! as [`check`] does, and what pagebot.toml says of it (files that are not there, named by
 //! the entry's line; its token; its `thread_settings` file).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
 use crate::config::{Loaded, PageEntry};
 use crate::i18n::{I18nError, Locales};
-use crate::policy::{Policy, PolicyDocument, PolicyError};
+use crate::policy::{Policy, PolicyDocument};
 use crate::registry::Registry;
+use crate::thread_settings::desired::{LimitError, desired_profile};
 
 /// How serious a [`Finding`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,6 +100,24 @@ pub fn check(
     locales_dir: &Path,
     default_locale: &str,
 ) -> Report {
+    check_using(
+        registry,
+        policy_file,
+        locales_dir,
+        default_locale,
+        &BTreeSet::new(),
+    )
+}
+
+/// [`check`], with messages that something else uses too (a Page's thread_settings file), so
+/// that they are not noted as unused.
+fn check_using(
+    registry: &Registry,
+    policy_file: &Path,
+    locales_dir: &Path,
+    default_locale: &str,
+    also_used: &BTreeSet<String>,
+) -> Report {
     let mut report = Report::default();
     if let Err(e) = registry.check() {
         report.push(Level::Error, None, e.to_string());
@@ -134,7 +154,7 @@ pub fn check(
             .map(|line| format!("{}:{line}", warning.file.display()));
         report.push(Level::Warning, location, warning.message);
     }
-    check_translations(&mut report, &policy, &locales);
+    check_translations(&mut report, &policy, &locales, also_used);
     report.findings.sort_by_key(|f| f.level);
     report
 }
@@ -179,70 +199,103 @@ pub fn check_page(registry: &Registry, loaded: &Loaded, entry: &PageEntry) -> Re
     };
     let no_policy = missing("policy", &page.policy, false);
     let no_locales = missing("locales", &page.locales, true);
-    let no_thread_settings = page
-        .thread_settings
-        .as_deref()
-        .is_some_and(|file| missing("thread_settings", file, false));
+    let thread_settings = match &page.thread_settings {
+        Some(file) if !missing("thread_settings", file, false) => {
+            match PolicyDocument::load_thread_settings(file) {
+                Ok(document) => Some(document),
+                Err(errors) => {
+                    for error in &errors {
+                        report.push(Level::Error, None, error.to_string());
+                    }
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let texts = thread_settings.as_ref().map(texts_of).unwrap_or_default();
     if !no_policy && !no_locales {
-        let found = check(registry, &page.policy, &page.locales, &page.default_locale);
-        report.findings.extend(found.findings);
-    }
-    if let (Some(file), false) = (&page.thread_settings, no_thread_settings) {
-        check_thread_settings(
-            &mut report,
-            file,
+        let used = texts.iter().map(|(id, _)| id.clone()).collect();
+        let found = check_using(
+            registry,
+            &page.policy,
             &page.locales,
             &page.default_locale,
-            no_locales,
+            &used,
         );
+        report.findings.extend(found.findings);
+    }
+    // Problems of the locales themselves are the policy check's findings.
+    let locales = (!no_locales)
+        .then(|| Locales::load(&page.locales, &page.default_locale).ok())
+        .flatten();
+    if let (Some(document), Some(locales)) = (&thread_settings, &locales) {
+        check_thread_settings(&mut report, document, &texts, locales);
     }
     report.findings.sort_by_key(|f| f.level);
     report
 }
 
-/// A Page's `thread_settings` file: read, then (if its locales load) built for every locale.
+/// The Fluent ids a `thread_settings:` section uses, each with its line.
+fn texts_of(document: &PolicyDocument) -> Vec<(String, u32)> {
+    let spec = &document.thread_settings;
+    spec.greeting
+        .iter()
+        .map(|g| (g.value.clone(), g.line))
+        .chain(
+            spec.persistent_menu
+                .iter()
+                .map(|m| (m.title.clone(), m.line)),
+        )
+        .chain(
+            spec.ice_breakers
+                .iter()
+                .map(|i| (i.question.clone(), i.line)),
+        )
+        .collect()
+}
+
+/// A Page's `thread_settings` file, built for every locale as `pagebot thread-settings` would
+/// (errors), and its texts missing in a locale (warnings, as for the policy's).
 fn check_thread_settings(
     report: &mut Report,
-    file: &Path,
-    locales: &Path,
-    default_locale: &str,
-    no_locales: bool,
+    document: &PolicyDocument,
+    texts: &[(String, u32)],
+    locales: &Locales,
 ) {
-    let push_policy = |report: &mut Report, error: &PolicyError| {
-        report.push(Level::Error, None, error.to_string());
-    };
-    let document = match PolicyDocument::load_thread_settings(file) {
-        Ok(document) => document,
-        Err(errors) => {
-            for error in &errors {
-                push_policy(report, error);
-            }
-            return;
-        }
-    };
-    // Problems of the locales themselves are the policy check's findings.
-    let Some(locales) = (!no_locales)
-        .then(|| Locales::load(locales, default_locale).ok())
-        .flatten()
-    else {
-        return;
-    };
-    if let Err(errors) = crate::thread_settings::desired::desired_profile(&document, &locales) {
+    let file = document.file.display().to_string();
+    if let Err(errors) = desired_profile(document, locales) {
         for error in errors.0 {
             match error {
-                crate::thread_settings::desired::LimitError::Policy(e) => push_policy(report, &e),
-                other => report.push(
-                    Level::Error,
-                    Some(file.display().to_string()),
-                    other.to_string(),
-                ),
+                LimitError::Policy(e) => report.push(Level::Error, None, e.to_string()),
+                other => report.push(Level::Error, Some(file.clone()), other.to_string()),
+            }
+        }
+    }
+    let default = locales.default_locale();
+    for (id, line) in texts {
+        for locale in locales.locales().filter(|l| *l != default) {
+            if locales.has_message(id) && !locales.has_message_in(locale, id) {
+                report.push(
+                    Level::Warning,
+                    Some(format!("{file}:{line}")),
+                    format!(
+                        "message \"{id}\" is missing in locale {locale}: its users get the \
+                         {default} text"
+                    ),
+                );
             }
         }
     }
 }
 
 /// Missing translations (warnings) and unused messages (notes).
-fn check_translations(report: &mut Report, policy: &Policy, locales: &Locales) {
+fn check_translations(
+    report: &mut Report,
+    policy: &Policy,
+    locales: &Locales,
+    also_used: &BTreeSet<String>,
+) {
     let used = policy.messages();
     let default = locales.default_locale();
     let at = |line: &u32| Some(format!("{}:{line}", policy.file().display()));
@@ -272,7 +325,11 @@ fn check_translations(report: &mut Report, policy: &Policy, locales: &Locales) {
                          {default} (a typo in its id?)"
                     ),
                 );
-            } else if locale == default && !used.contains_key(id) && !locales.is_referenced(id) {
+            } else if locale == default
+                && !used.contains_key(id)
+                && !also_used.contains(id)
+                && !locales.is_referenced(id)
+            {
                 report.push(
                     Level::Note,
                     location,

@@ -651,7 +651,7 @@ thread_settings = \"{dir}/profile.yaml\"
         )),
         "{err}"
     );
-    // Fixed, it is clean but for the policy's translation.
+    // Its text in the default locale only: a warning, as for the policy's texts.
     std::fs::write(
         shop.path().join("locales/en-US/bot.ftl"),
         "hello = Hello\nbye = Bye\nno-such-text = Welcome\n",
@@ -659,11 +659,32 @@ thread_settings = \"{dir}/profile.yaml\"
     .unwrap();
     std::fs::write(
         shop.path().join("locales/zh-TW/bot.ftl"),
+        "hello = 你好\nbye = 再見\n",
+    )
+    .unwrap();
+    let output = check_with(&config, &[], &token);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "page 111:\n{profile}:3: warning: message \"no-such-text\" is missing in locale \
+             zh-TW: its users get the en-US text\n"
+        )
+    );
+    // Translated, it is clean: the file's texts are not noted as unused by the policy.
+    std::fs::write(
+        shop.path().join("locales/zh-TW/bot.ftl"),
         "hello = 你好\nbye = 再見\nno-such-text = 歡迎\n",
     )
     .unwrap();
     let output = check_with(&config, &["--strict"], &token);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "nothing found");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ok (0 errors, 0 warnings, 0 notes)"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     // A missing thread_settings file is named by its line.
     std::fs::remove_file(&profile).unwrap();
     let output = check_with(&config, &[], &token);
