@@ -16,7 +16,8 @@
 //!
 //! figment keeps no lines, so the section is read from the file a second time with `toml`'s
 //! spans ([`parse`]) and every mistake is named by file and line. A token is never written in
-//! the file: only where to find it, read by [`read_token`], whose errors never hold its value.
+//! the file: only where to find it, read by [`Loaded::page_token`](super::Loaded::page_token),
+//! whose errors ([`TokenError`]) never hold its value.
 
 use std::collections::BTreeMap;
 use std::fmt;

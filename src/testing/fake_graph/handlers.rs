@@ -43,7 +43,7 @@ async fn send(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
         state
             .rejected
             .push((value, "invalid oauth access token".to_owned()));
-        return response;
+        return *response;
     }
     if value.is_string() {
         let reason = "the request body is not json".to_owned();
@@ -91,7 +91,7 @@ async fn user_profile(
     let mut state = data.state();
     state.profile_calls += 1;
     if let Err(response) = authorize(&mut state, &req, &query) {
-        return response;
+        return *response;
     }
     if let Some(error) = state.profile_errors.get(&psid).cloned() {
         return fake_error(&mut state, &error);
@@ -115,7 +115,7 @@ async fn get_messenger_profile(req: HttpRequest, data: Data) -> HttpResponse {
     let mut state = data.state();
     let token = match messenger_profile_preamble(&mut state, &req, &query, &[]) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(fields) = query.get("fields").filter(|f| !f.trim().is_empty()) else {
         return graph_error(
@@ -140,7 +140,7 @@ async fn post_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) 
     let mut state = data.state();
     let token = match messenger_profile_preamble(&mut state, &req, &query, &body) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let props = match serde_json::from_slice::<Value>(&body) {
         Ok(props) => props,
@@ -169,7 +169,7 @@ async fn delete_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data
     let mut state = data.state();
     let token = match messenger_profile_preamble(&mut state, &req, &query, &body) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let fields: Option<Vec<String>> = serde_json::from_slice::<Value>(&body)
         .ok()
@@ -209,7 +209,7 @@ fn messenger_profile_preamble(
     req: &HttpRequest,
     query: &Query,
     body: &[u8],
-) -> Result<String, HttpResponse> {
+) -> Result<String, Box<HttpResponse>> {
     state.messenger_profile_calls += 1;
     let body = if body.is_empty() {
         Value::Null
@@ -227,7 +227,7 @@ fn messenger_profile_preamble(
         token: token_of(req, query),
     });
     if let Some(Some(error)) = state.messenger_profile_failures.pop_front() {
-        return Err(fake_error(state, &error));
+        return Err(Box::new(fake_error(state, &error)));
     }
     authorize(state, req, query)
 }
@@ -245,17 +245,21 @@ fn token_of(req: &HttpRequest, query: &Query) -> Option<String> {
 /// Checks the Page token (`Authorization: Bearer` or `access_token`: `FAKE_PAGE_TOKEN` or one
 /// added) and, when an app secret is expected, the `appsecret_proof`; answers the refusal, or
 /// gives the token. Records the proof either way.
-fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Result<String, HttpResponse> {
+fn authorize(
+    state: &mut State,
+    req: &HttpRequest,
+    query: &Query,
+) -> Result<String, Box<HttpResponse>> {
     let proof = query.get("appsecret_proof").cloned();
     state.last_appsecret_proof.clone_from(&proof);
     let Some(token) = token_of(req, query).filter(|t| state.accepts(t)) else {
-        return Err(graph_error(
+        return Err(Box::new(graph_error(
             state,
             400,
             190,
             None,
             "Invalid OAuth access token - Cannot parse access token",
-        ));
+        )));
     };
     if let Some(secret) = &state.app_secret {
         let expected = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
@@ -265,13 +269,13 @@ fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Result<Stri
             })
             .ok();
         if proof.is_none() || proof != expected {
-            return Err(graph_error(
+            return Err(Box::new(graph_error(
                 state,
                 400,
                 100,
                 None,
                 "Invalid appsecret_proof provided in the API argument",
-            ));
+            )));
         }
     }
     Ok(token)
