@@ -49,7 +49,9 @@ enum Command {
     #[command(after_help = SETTINGS_HELP)]
     Serve(ServeArgs),
     /// Validate routing.yaml and the locales: exit 0 when clean, 1 on errors (or on warnings
-    /// with --strict). Warnings: texts missing in a locale; notes: texts nothing uses.
+    /// with --strict). Warnings: texts missing in a locale; notes: texts nothing uses. With
+    /// [[pages]] in pagebot.toml, every Page's, under its heading (a token that cannot be read
+    /// is a warning: check may run where the secrets are not).
     Check {
         #[command(flatten)]
         bot: BotArgs,
@@ -63,7 +65,8 @@ enum Command {
     /// Talk to the bot in the terminal, without Facebook (full pipeline, fake Graph API), or
     /// replay YAML transcripts with --script: exit 1 with a diff at the first mismatch.
     Simulate(crate::simulate::SimulateArgs),
-    /// Show, plan and apply the Page's Messenger Profile from routing.yaml's thread_settings.
+    /// Show, plan and apply the Page's Messenger Profile from routing.yaml's thread_settings
+    /// (with [[pages]] in pagebot.toml: --page ID or --all-pages, each with its own token).
     #[command(subcommand)]
     ThreadSettings(crate::thread_settings::ThreadSettingsCommand),
 }
@@ -251,10 +254,14 @@ fn serve(config: Option<&Path>, args: ServeArgs, registry: Registry) -> ExitCode
 }
 
 fn check(config: Option<&Path>, bot: &BotArgs, strict: bool, registry: &Registry) -> ExitCode {
-    let args = match config::load(config, bot, SecretFlags::default()) {
-        Ok(loaded) => loaded.bot(),
+    let loaded = match config::load(config, bot, SecretFlags::default()) {
+        Ok(loaded) => loaded,
         Err(e) => return refused(&e),
     };
+    if !loaded.page_entries().is_empty() {
+        return check_pages(&loaded, strict, registry);
+    }
+    let args = loaded.bot();
     let report = crate::check::check(registry, &args.policy, &args.locales, &args.default_locale);
     for finding in &report.findings {
         eprintln!("{finding}");
@@ -264,6 +271,44 @@ fn check(config: Option<&Path>, bot: &BotArgs, strict: bool, registry: &Registry
         println!("{}: ok ({})", args.policy.display(), report.summary());
     } else {
         eprintln!("{}: {}", args.policy.display(), report.summary());
+    }
+    ExitCode::from(code)
+}
+
+/// `check` with `[[pages]]`: each Page's findings under its heading, its summary line, then
+/// the sum; the exit code is the worst Page's.
+fn check_pages(loaded: &config::Loaded, strict: bool, registry: &Registry) -> ExitCode {
+    let mut all = crate::check::Report::default();
+    let mut code = exit::OK;
+    for entry in loaded.page_entries() {
+        let report = crate::check::check_page(registry, loaded, entry);
+        let label = entry.label();
+        if !report.findings.is_empty() {
+            eprintln!("{label}:");
+        }
+        for finding in &report.findings {
+            eprintln!("{finding}");
+        }
+        let policy = loaded.page(entry, None).policy;
+        let page_code = report.exit_code(strict);
+        if page_code == 0 {
+            println!("{label}: {}: ok ({})", policy.display(), report.summary());
+        } else {
+            eprintln!("{label}: {}: {}", policy.display(), report.summary());
+        }
+        code = code.max(page_code);
+        all.findings.extend(report.findings);
+    }
+    let pages = loaded.page_entries().len();
+    let total = format!(
+        "{pages} Page{}: {}",
+        if pages == 1 { "" } else { "s" },
+        all.summary()
+    );
+    if code == 0 {
+        println!("{total}");
+    } else {
+        eprintln!("{total}");
     }
     ExitCode::from(code)
 }

@@ -500,3 +500,87 @@ async fn wait_for_sent_panics_with_what_it_got() {
     let fake = FakeGraph::start().await;
     fake.wait_for_sent(1, Duration::from_millis(50)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_page_token_has_a_messenger_profile_of_its_own_and_requests_record_theirs() {
+    let fake = FakeGraph::start().await;
+    let other = GraphSettings {
+        page_token: Some(SecretString::from("other-page-token")),
+        ..fake.settings()
+    };
+    // Not accepted until added.
+    let err = client(other.clone())
+        .get_messenger_profile(&["greeting"])
+        .await
+        .expect_err("an unknown token is refused");
+    assert!(matches!(err, GraphError::Api { code: 190, .. }), "{err:?}");
+    fake.add_page_token("other-page-token");
+    let first = client(fake.settings());
+    let second = client(other);
+    first
+        .set_messenger_profile(&json!({"get_started": {"payload": "FIRST"}}))
+        .await
+        .expect("set the first Page's");
+    second
+        .set_messenger_profile(&json!({"get_started": {"payload": "SECOND"}}))
+        .await
+        .expect("set the second Page's");
+    assert_eq!(
+        fake.messenger_profile(),
+        json!({"get_started": {"payload": "FIRST"}})
+    );
+    assert_eq!(
+        fake.messenger_profile_of(FAKE_PAGE_TOKEN),
+        fake.messenger_profile()
+    );
+    assert_eq!(
+        fake.messenger_profile_of("other-page-token"),
+        json!({"get_started": {"payload": "SECOND"}})
+    );
+    let live = second
+        .get_messenger_profile(&["get_started"])
+        .await
+        .expect("get the second Page's");
+    assert_eq!(live, json!({"get_started": {"payload": "SECOND"}}));
+    second
+        .delete_messenger_profile(&["get_started"])
+        .await
+        .expect("delete the second Page's");
+    assert_eq!(fake.messenger_profile_of("other-page-token"), json!({}));
+    assert_eq!(
+        fake.messenger_profile(),
+        json!({"get_started": {"payload": "FIRST"}})
+    );
+    let tokens: Vec<Option<String>> = fake
+        .messenger_profile_requests()
+        .into_iter()
+        .map(|r| r.token)
+        .collect();
+    let first_token = Some(FAKE_PAGE_TOKEN.to_owned());
+    let second_token = Some("other-page-token".to_owned());
+    assert_eq!(
+        tokens,
+        [
+            second_token.clone(),
+            first_token,
+            second_token.clone(),
+            second_token.clone(),
+            second_token
+        ]
+    );
+    // appsecret_proof is checked against the token the request carried.
+    fake.expect_app_secret("app-secret");
+    let proved = client(GraphSettings {
+        app_secret: Some(SecretString::from("app-secret")),
+        page_token: Some(SecretString::from("other-page-token")),
+        ..fake.settings()
+    });
+    proved
+        .get_messenger_profile(&["get_started"])
+        .await
+        .expect("the proof of the second token");
+    assert_eq!(
+        fake.last_appsecret_proof(),
+        Some(hmac_hex("app-secret", "other-page-token"))
+    );
+}

@@ -1037,3 +1037,70 @@ routes:
         "4: unknown step \"x\" (declared: none: declare it under `steps:`)"
     );
 }
+
+/// `PolicyDocument::load_thread_settings` of `text`, as `line: message` for each refusal.
+fn thread_settings_file(text: &str) -> Result<PolicyDocument, Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("profile.yaml");
+    std::fs::write(&file, text).unwrap();
+    PolicyDocument::load_thread_settings(&file).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| {
+                assert_eq!(e.file, file);
+                match e.line {
+                    Some(line) => format!("{line}: {}", e.message),
+                    None => e.message.clone(),
+                }
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn a_thread_settings_file_holds_only_thread_settings() {
+    let document = thread_settings_file(
+        "thread_settings:\n  get_started: { payload: GO }\n  greeting: hello\n",
+    )
+    .expect("a thread_settings section alone is a thread_settings file");
+    assert_eq!(document.get_started_payload(), Some("GO"));
+    assert_eq!(
+        document
+            .thread_settings
+            .greeting
+            .as_ref()
+            .map(|g| g.value.as_str()),
+        Some("hello")
+    );
+    let refused = thread_settings_file(
+        r#"default:
+  - handler: user_profile          # 2
+routes:
+  STICKER:
+    - handler: thumbs_up           # 5
+steps:
+  ask:                             # 7
+    ask:
+      - text: { message: a }
+thread_settings:
+  get_started: { payload: GO }
+"#,
+    )
+    .expect_err("chains and steps are refused");
+    let tail = "belongs in the Page's policy: a thread_settings file holds only thread_settings:";
+    assert_eq!(
+        refused,
+        [
+            format!("2: the default chain {tail}"),
+            format!("5: route STICKER {tail}"),
+            format!("7: step ask {tail}"),
+        ]
+    );
+    assert_eq!(
+        thread_settings_file("# nothing yet\n").expect_err("an empty file is refused"),
+        [
+            "no thread_settings: this file is a Page's thread_settings, what its Messenger Profile \
+          shows"
+        ]
+    );
+}

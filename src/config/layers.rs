@@ -1,6 +1,9 @@
 //! The layers: defaults (from [`super::table::SETTINGS`]) < `pagebot.toml` < environment <
 //! flags, merged by figment into one [`Layered`] value, with errors that name where the bad
 //! value came from: `pagebot.toml:7`, `PAGEBOT_WORKERS` or `--workers`.
+//!
+//! `[[pages]]` is only ever in the file: figment accepts the key, and [`pages::parse`] reads
+//! the entries from the file again with their lines.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::ConfigError;
+use super::pages::{self, PageEntry, TokenSource, TokenVars};
 use super::table::{self, SETTINGS};
 
 /// The file read when no `--config` or `PAGEBOT_CONFIG` names one, if it exists.
@@ -71,6 +75,11 @@ pub struct Layered {
     #[allow(missing_docs)]
     #[serde(deserialize_with = "stringish")]
     pub graph_version: String,
+    /// The `[[pages]]` entries of the config file, in its order; empty without the section.
+    /// figment only accepts the key: [`load`] fills this from the file, read again with its
+    /// lines ([`pages::parse`]).
+    #[serde(default, deserialize_with = "read_from_the_file")]
+    pub pages: Vec<PageEntry>,
 }
 
 /// Secrets given as flags: applied over the merged layers without passing through figment,
@@ -93,6 +102,8 @@ pub struct Loaded {
     pub values: Layered,
     figment: Figment,
     flags: Vec<&'static str>,
+    /// The variables the `[[pages]]` entries' `token_env` name, from the environment read.
+    pub(super) token_vars: TokenVars,
 }
 
 impl std::fmt::Debug for Loaded {
@@ -135,15 +146,25 @@ pub fn load_with_env(
     secrets: SecretFlags,
     env: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
 ) -> Result<Loaded, ConfigError> {
+    let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = env.into_iter().collect();
+    let file = config_file(config)?;
     let mut figment = Figment::from(Defaults);
-    if let Some(file) = config_file(config)? {
+    if let Some(file) = &file {
         figment = figment.merge(Toml::file_exact(file));
     }
     figment = figment
-        .merge(Environment::read(env)?)
+        .merge(Environment::read(&env)?)
         .merge(Named("command-line flags", Serialized::defaults(flags)));
     let set_flags = flag_keys(flags);
     let mut values: Layered = figment.extract().map_err(|e| explain(&e))?;
+    if let Some(file) = &file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            ConfigError::Invalid(format!("{}: cannot be read: {e}", file.display()))
+        })?;
+        values.pages =
+            pages::parse(file, &text).map_err(|lines| ConfigError::Invalid(lines.join("\n")))?;
+    }
+    let token_vars = token_vars(&values.pages, &env);
     let mut flags = set_flags;
     for (key, value, target) in [
         ("app_secret", secrets.app_secret, &mut values.app_secret),
@@ -163,11 +184,52 @@ pub fn load_with_env(
         values.database_url = url;
         flags.push("database_url");
     }
-    Ok(Loaded {
+    let loaded = Loaded {
         values,
         figment,
         flags,
-    })
+        token_vars,
+    };
+    if let (Some(first), Some(_)) = (loaded.values.pages.first(), &loaded.values.page_token) {
+        return Err(ConfigError::Invalid(format!(
+            "{}: page_token cannot be used with [[pages]] (at {}): each Page names its own \
+             token with token_env or token_file; remove page_token",
+            loaded.source_of("page_token"),
+            first.at
+        )));
+    }
+    Ok(loaded)
+}
+
+/// The variables `entries` name with `token_env`, as `env` has them.
+fn token_vars(
+    entries: &[PageEntry],
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> TokenVars {
+    let mut vars = TokenVars::new();
+    for entry in entries {
+        let TokenSource::Env(name) = &entry.token else {
+            continue;
+        };
+        // The last one wins, as in a process's environment.
+        if let Some((_, value)) = env.iter().rev().find(|(n, _)| n == name.as_str()) {
+            let value = value
+                .to_str()
+                .map(|v| SecretString::from(v.to_owned()))
+                .ok_or(());
+            vars.insert(name.clone(), value);
+        }
+    }
+    vars
+}
+
+/// `pages` as figment has it: accepted as it is, since [`pages::parse`] reads it again, with
+/// its lines.
+fn read_from_the_file<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<PageEntry>, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer)?;
+    Ok(Vec::new())
 }
 
 /// The file to read: the one named (which must exist), else `pagebot.toml` if it exists.
@@ -191,15 +253,13 @@ fn config_file(named: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
 struct Environment(Dict);
 
 impl Environment {
-    fn read(
-        env: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
-    ) -> Result<Self, ConfigError> {
+    fn read(env: &[(std::ffi::OsString, std::ffi::OsString)]) -> Result<Self, ConfigError> {
         let mut dict = Dict::new();
         for (name, value) in env {
-            let Some(setting) = SETTINGS.iter().find(|s| name == s.env) else {
+            let Some(setting) = SETTINGS.iter().find(|s| *name == s.env) else {
                 continue;
             };
-            let Ok(value) = value.into_string() else {
+            let Some(value) = value.to_str() else {
                 return Err(ConfigError::Invalid(format!(
                     "{}: not valid UTF-8",
                     setting.env

@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 pub use layers::{DEFAULT_CONFIG_FILE, Layered, Loaded, SecretFlags};
-pub use pages::PageSettings;
+pub use pages::{PageEntry, PageSettings, Place, TokenError, TokenSource};
 
 /// Database connections the pipeline's workers may use at once, however many workers run.
 const MAX_WORKER_CONNECTIONS: usize = 28;
@@ -172,13 +172,91 @@ pub struct BotFiles {
     pub default_locale: String,
 }
 
+/// Whether [`Loaded::pages`] needs every Page's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tokens {
+    /// Each must be there (`serve`, outside dev mode): the error lists every one missing.
+    Required,
+    /// A token that is not there is `None` (dev mode, `check`, `simulate`).
+    IfAvailable,
+}
+
 impl Loaded {
-    /// The bot's files.
+    /// The bot's files: the top-level ones (each Page's default).
     pub fn bot(&self) -> BotFiles {
         BotFiles {
             policy: self.values.policy.clone(),
             locales: self.values.locales.clone(),
             default_locale: self.values.default_locale.clone(),
+        }
+    }
+
+    /// The `[[pages]]` entries of the config file, in its order; empty without the section
+    /// (the deployment then has one catch-all Page: see [`Loaded::pages`]).
+    pub fn page_entries(&self) -> &[PageEntry] {
+        &self.values.pages
+    }
+
+    /// The token of `entry`, from its variable or its file. The error names the config
+    /// file's line of `token_env` or `token_file`, never the token.
+    pub fn page_token(&self, entry: &PageEntry) -> Result<SecretString, TokenError> {
+        pages::read_token(entry, &self.token_vars)
+    }
+
+    /// `entry` resolved with `token`: its files defaulted to the top-level settings.
+    pub fn page(&self, entry: &PageEntry, token: Option<SecretString>) -> PageSettings {
+        let top = &self.values;
+        PageSettings {
+            id: Some(entry.id.clone()),
+            name: entry.name.clone().unwrap_or_else(|| entry.id.clone()),
+            token,
+            policy: entry.policy.clone().unwrap_or_else(|| top.policy.clone()),
+            locales: entry.locales.clone().unwrap_or_else(|| top.locales.clone()),
+            default_locale: entry
+                .default_locale
+                .clone()
+                .unwrap_or_else(|| top.default_locale.clone()),
+            thread_settings: entry.thread_settings.clone(),
+        }
+    }
+
+    /// The Pages served, in the config file's order: its `[[pages]]` entries, or without
+    /// them the one catch-all Page of the top-level settings (`page_token`, `policy`, ...).
+    /// With [`Tokens::Required`] every token must be readable, and the error names each one
+    /// that is not, one per line.
+    pub fn pages(&self, tokens: Tokens) -> Result<Vec<PageSettings>, ConfigError> {
+        let top = &self.values;
+        if top.pages.is_empty() {
+            if tokens == Tokens::Required && top.page_token.is_none() {
+                return Err(ConfigError::MissingSecrets(vec!["PAGEBOT_PAGE_TOKEN"]));
+            }
+            return Ok(vec![PageSettings {
+                id: None,
+                name: "the Page".to_owned(),
+                token: top.page_token.clone(),
+                policy: top.policy.clone(),
+                locales: top.locales.clone(),
+                default_locale: top.default_locale.clone(),
+                thread_settings: None,
+            }]);
+        }
+        let mut missing = Vec::new();
+        let mut pages = Vec::new();
+        for entry in &top.pages {
+            let token = match pages::read_token(entry, &self.token_vars) {
+                Ok(token) => Some(token),
+                Err(e) if tokens == Tokens::Required => {
+                    missing.push(e.to_string());
+                    None
+                }
+                Err(_) => None,
+            };
+            pages.push(self.page(entry, token));
+        }
+        if missing.is_empty() {
+            Ok(pages)
+        } else {
+            Err(ConfigError::Invalid(missing.join("\n")))
         }
     }
 }
@@ -213,7 +291,8 @@ pub struct Settings {
     pub app_secret: Option<SecretString>,
     /// The verify token; `None` only in dev mode (verification then always fails).
     pub verify_token: Option<SecretString>,
-    /// The Page token; `None` only in dev mode (replies are then logged, not sent).
+    /// The top-level Page token (`page_token`); `None` in dev mode, and always with
+    /// `[[pages]]` (each Page's token is in [`Settings::pages`]).
     pub page_token: Option<SecretString>,
     /// Accept X-Hub-Signature (sha1) when X-Hub-Signature-256 is absent.
     pub accept_sha1: bool,
@@ -303,10 +382,12 @@ impl Settings {
                 return Err(ConfigError::DevNotLoopback(args.bind));
             }
         } else {
+            // With [[pages]], each Page's token is checked with the Pages below.
+            let one_page = args.pages.is_empty();
             let missing: Vec<&'static str> = [
                 ("PAGEBOT_APP_SECRET", args.app_secret.is_none()),
                 ("PAGEBOT_VERIFY_TOKEN", args.verify_token.is_none()),
-                ("PAGEBOT_PAGE_TOKEN", args.page_token.is_none()),
+                ("PAGEBOT_PAGE_TOKEN", one_page && args.page_token.is_none()),
             ]
             .into_iter()
             .filter_map(|(name, absent)| absent.then_some(name))
@@ -353,17 +434,13 @@ impl Settings {
                 i64::from(crate::retention::MIN_RETENTION_DAYS),
             )?;
         }
+        let pages = loaded.pages(if dev {
+            Tokens::IfAvailable
+        } else {
+            Tokens::Required
+        })?;
         let Loaded { values: args, .. } = loaded;
         let workers = args.workers;
-        let pages = vec![PageSettings {
-            id: None,
-            name: "the Page".to_owned(),
-            token: args.page_token.clone(),
-            policy: args.policy.clone(),
-            locales: args.locales.clone(),
-            default_locale: args.default_locale.clone(),
-            thread_settings: None,
-        }];
         Ok(Self {
             bind: args.bind,
             dev,
@@ -681,10 +758,301 @@ mod tests {
         .to_string();
         let known = err.split("(known: ").nth(1).unwrap().trim_end_matches(')');
         let mut fields: Vec<&str> = known.split(", ").collect();
+        // ...but `pages`, the one section, whose keys have a table of their own.
+        let pages = fields
+            .iter()
+            .position(|f| *f == "pages")
+            .expect("pages is known");
+        fields.remove(pages);
         let mut rows: Vec<&str> = table::SETTINGS.iter().map(|s| s.key).collect();
         fields.sort_unstable();
         rows.sort_unstable();
         assert_eq!(fields, rows);
         assert_eq!(loaded.values.http_workers, Some(2));
+    }
+
+    // `[[pages]]`.
+
+    /// `serve`'s secrets but the Page token, as flags.
+    const SERVE: &[&str] = &["--app-secret", "s", "--verify-token", "v"];
+
+    fn with_pages(
+        text: &str,
+        args: &[&str],
+        pairs: &[(&str, &str)],
+    ) -> (tempfile::TempDir, PathBuf, Result<Settings, ConfigError>) {
+        let (dir, path) = file(text);
+        let result = Settings::load_with_env(Some(&path), parse(args), env(pairs));
+        (dir, path, result)
+    }
+
+    /// The error's text, with the temporary file's path written `pagebot.toml`.
+    fn refusal(text: &str, args: &[&str], pairs: &[(&str, &str)]) -> (tempfile::TempDir, String) {
+        let (dir, path, result) = with_pages(text, args, pairs);
+        let err = result.expect_err("refused").to_string();
+        let folder = format!("{}/", dir.path().display());
+        let err = err
+            .replace(&path.display().to_string(), "pagebot.toml")
+            .replace(&folder, "");
+        (dir, err)
+    }
+
+    const TWO_PAGES: &str = "\
+policy = \"shared.yaml\"
+
+[[pages]]
+id = 123
+name = \"Shop\"
+token_env = \"PAGEBOT_TOKEN_SHOP\"
+
+[[pages]]
+id = \"456\"
+token_file = \"secrets/help.token\"
+policy = \"help.yaml\"
+locales = \"help-locales\"
+default_locale = \"zh-TW\"
+thread_settings = \"help-profile.yaml\"
+";
+
+    #[test]
+    fn pages_are_read_in_file_order_each_with_its_token_and_the_top_level_defaults() {
+        let (dir, path) = file(TWO_PAGES);
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        std::fs::write(dir.path().join("secrets/help.token"), "  token-b\n").unwrap();
+        let settings = Settings::load_with_env(
+            Some(&path),
+            parse(SERVE),
+            env(&[("PAGEBOT_TOKEN_SHOP", "token-a")]),
+        )
+        .expect("no PAGEBOT_PAGE_TOKEN is needed with [[pages]]");
+        let [shop, help] = &settings.pages[..] else {
+            panic!("two pages: {:?}", settings.pages);
+        };
+        assert_eq!(
+            (shop.id.as_deref(), shop.name.as_str()),
+            (Some("123"), "Shop")
+        );
+        assert_eq!(shop.token.as_ref().unwrap().expose_secret(), "token-a");
+        assert_eq!(shop.policy, Path::new("shared.yaml"));
+        assert_eq!(shop.locales, Path::new("locales"));
+        assert_eq!(shop.default_locale, "en-US");
+        assert_eq!(shop.thread_settings, None);
+        assert_eq!(
+            (help.id.as_deref(), help.name.as_str()),
+            (Some("456"), "456")
+        );
+        // Read from the file, relative to the config file's folder, and trimmed.
+        assert_eq!(help.token.as_ref().unwrap().expose_secret(), "token-b");
+        assert_eq!(help.policy, Path::new("help.yaml"));
+        assert_eq!(help.locales, Path::new("help-locales"));
+        assert_eq!(help.default_locale, "zh-TW");
+        assert_eq!(
+            help.thread_settings.as_deref(),
+            Some(Path::new("help-profile.yaml"))
+        );
+        assert_eq!(settings.page_token.map(|_| ()), None);
+        let debug = format!("{:?}", settings.pages);
+        assert!(
+            !debug.contains("token-a") && !debug.contains("token-b"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn without_pages_the_one_page_is_the_catch_all_of_the_top_level_settings() {
+        let s = settings(&["--dev", "--page-token", "t", "--policy", "p.yaml"], &[]).unwrap();
+        let [page] = &s.pages[..] else {
+            panic!("one page: {:?}", s.pages);
+        };
+        assert_eq!((page.id.as_deref(), page.key()), (None, ""));
+        assert_eq!(page.token.as_ref().unwrap().expose_secret(), "t");
+        assert_eq!(page.policy, Path::new("p.yaml"));
+        let err = settings(SERVE, &[]).unwrap_err();
+        assert_eq!(err, ConfigError::MissingSecrets(vec!["PAGEBOT_PAGE_TOKEN"]));
+    }
+
+    #[test]
+    fn a_page_listed_twice_is_refused_with_both_lines() {
+        let text = "[[pages]]\nid = 123\ntoken_env = \"A\"\n\n[[pages]]\nid = \"123\"\ntoken_env = \"B\"\n";
+        let (_dir, err) = refusal(text, &["--dev"], &[]);
+        assert_eq!(
+            err,
+            "pagebot.toml:6: page 123 is listed twice: first at pagebot.toml:2"
+        );
+    }
+
+    #[test]
+    fn a_token_variable_that_is_not_set_or_empty_is_named_with_its_line() {
+        let text = "[[pages]]\nid = 123\n\n\n\n\ntoken_env = \"PAGEBOT_TOKEN_SHOP\"\n";
+        let (_dir, err) = refusal(text, SERVE, &[]);
+        assert_eq!(
+            err,
+            "pagebot.toml:7: page 123's token_env PAGEBOT_TOKEN_SHOP is not set"
+        );
+        let (_dir, err) = refusal(text, SERVE, &[("PAGEBOT_TOKEN_SHOP", " ")]);
+        assert_eq!(
+            err,
+            "pagebot.toml:7: page 123's token_env PAGEBOT_TOKEN_SHOP is empty"
+        );
+        // Every Page whose token is missing, at once.
+        let two = format!("{text}\n[[pages]]\nid = 456\ntoken_env = \"PAGEBOT_TOKEN_HELP\"\n");
+        let (_dir, err) = refusal(&two, SERVE, &[]);
+        assert_eq!(
+            err,
+            "pagebot.toml:7: page 123's token_env PAGEBOT_TOKEN_SHOP is not set\n\
+             pagebot.toml:11: page 456's token_env PAGEBOT_TOKEN_HELP is not set"
+        );
+        // In dev mode a Page may run without its token (its replies are printed).
+        let (_dir, _path, dev) = with_pages(text, &["--dev"], &[]);
+        assert!(dev.unwrap().pages[0].token.is_none());
+    }
+
+    #[test]
+    fn a_token_file_that_cannot_be_read_or_is_empty_is_named_with_its_line() {
+        let text = "[[pages]]\nid = 123\ntoken_file = \"shop.token\"\n";
+        let (_dir, err) = refusal(text, SERVE, &[]);
+        assert!(
+            err.starts_with("pagebot.toml:3: page 123's token_file shop.token cannot be read: "),
+            "{err}"
+        );
+        let (dir, path) = file(text);
+        std::fs::write(dir.path().join("shop.token"), "\n \n").unwrap();
+        let err = Settings::load_with_env(Some(&path), parse(SERVE), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:3: page 123's token_file {} is empty",
+                path.display(),
+                dir.path().join("shop.token").display()
+            )
+        );
+        std::fs::write(dir.path().join("shop.token"), b"very-secret\xff").unwrap();
+        let err = Settings::load_with_env(Some(&path), parse(SERVE), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("shop.token is not UTF-8 text"), "{err}");
+        assert!(!err.contains("very-secret"), "{err}");
+    }
+
+    #[test]
+    fn a_page_needs_exactly_one_token_source() {
+        let both = "workers = 2\n[[pages]]\nid = 123\ntoken_env = \"A\"\ntoken_file = \"a\"\n";
+        let (_dir, err) = refusal(both, &["--dev"], &[]);
+        assert_eq!(
+            err,
+            "pagebot.toml:2: page 123 has both token_env and token_file: keep one"
+        );
+        let neither = "[[pages]]\nid = 123\nname = \"Shop\"\n";
+        let (_dir, err) = refusal(neither, &["--dev"], &[]);
+        assert_eq!(
+            err,
+            "pagebot.toml:1: page 123 has no token: name the environment variable holding it \
+             with token_env, or a file holding it with token_file"
+        );
+    }
+
+    #[test]
+    fn a_token_written_in_the_file_is_refused_without_its_value() {
+        let text = "[[pages]]\nid = 123\ntoken = \"very-secret\"\n";
+        let (_dir, err) = refusal(text, &["--dev"], &[]);
+        assert_eq!(
+            err,
+            "pagebot.toml:3: page 123: a token is never written in pagebot.toml: name the \
+             environment variable holding it with token_env, or a file holding it with \
+             token_file"
+        );
+        let text = "[[pages]]\nid = 123\ntoken_env = \"A\"\npage_token = 12345\n";
+        let (_dir, err) = refusal(text, &["--dev"], &[]);
+        assert!(
+            err.starts_with("pagebot.toml:4: page 123: a token is never"),
+            "{err}"
+        );
+        assert!(!err.contains("12345"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_or_a_bad_value_in_a_page_entry_is_named_with_its_line() {
+        let text = "[[pages]]\nid = 123\ntoken_env = \"A\"\npolcy = \"x.yaml\"\n";
+        let (_dir, err) = refusal(text, &["--dev"], &[]);
+        assert_eq!(
+            err,
+            "pagebot.toml:4: unknown key \"polcy\" in page 123's [[pages]] entry (known: id, \
+             name, token_env, token_file, policy, locales, default_locale, thread_settings)"
+        );
+        // Every problem at once, in file order.
+        let text = "[[pages]]\nid = 1.5\n[[pages]]\nname = \"Help\"\ntoken_env = \"B\"\n\
+                    [[pages]]\nid = 7\ntoken_env = \"C\"\npolicy = 5\nlocales = \"\"\n";
+        let (_dir, err) = refusal(text, &["--dev"], &[]);
+        assert_eq!(
+            err.lines().collect::<Vec<_>>(),
+            [
+                "pagebot.toml:2: id must be the Page's id, a number or a string of one word (as \
+                 its webhooks' entry[].id gives it)",
+                "pagebot.toml:3: a [[pages]] entry needs an id: the Page's id, as its \
+                 webhooks' entry[].id gives it",
+                "pagebot.toml:9: page 7's policy must be a string, not integer",
+                "pagebot.toml:10: page 7's locales is empty",
+            ]
+        );
+        let (_dir, err) = refusal("\npages = 5\n", &["--dev"], &[]);
+        assert_eq!(
+            err,
+            "pagebot.toml:2: pages: invalid type: integer `5`, expected a sequence (write each \
+             Page as a [[pages]] table)"
+        );
+    }
+
+    #[test]
+    fn page_token_is_refused_with_pages_from_every_layer() {
+        let text = "[[pages]]\nid = 123\ntoken_env = \"A\"\n";
+        let tail = ": page_token cannot be used with [[pages]] (at pagebot.toml:1): each Page \
+                    names its own token with token_env or token_file; remove page_token";
+        let (_dir, err) = refusal(&format!("page_token = \"x\"\n{text}"), &["--dev"], &[]);
+        assert_eq!(
+            err,
+            format!("pagebot.toml:1{}", tail.replace("toml:1)", "toml:2)"))
+        );
+        let (_dir, err) = refusal(text, &["--dev"], &[("PAGEBOT_PAGE_TOKEN", "very-secret")]);
+        assert_eq!(err, format!("PAGEBOT_PAGE_TOKEN{tail}"));
+        let (_dir, err) = refusal(text, &["--dev", "--page-token", "very-secret"], &[]);
+        assert_eq!(err, format!("--page-token{tail}"));
+    }
+
+    #[test]
+    fn other_commands_get_the_pages_with_the_tokens_that_are_there() {
+        let (_dir, path) = file(TWO_PAGES);
+        let loaded = layers::load_with_env(
+            Some(&path),
+            &BotArgs::default(),
+            SecretFlags::default(),
+            env(&[("PAGEBOT_TOKEN_SHOP", "token-a")]),
+        )
+        .unwrap();
+        let entries = loaded.page_entries();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].label(), "page 123 (Shop)");
+        assert_eq!(entries[1].label(), "page 456");
+        assert_eq!(entries[1].place_of("policy").line, 11);
+        assert_eq!(
+            entries[0].place_of("policy").line,
+            3,
+            "the entry's own line"
+        );
+        assert!(entries[1].sets("policy") && !entries[0].sets("policy"));
+        let pages = loaded.pages(Tokens::IfAvailable).unwrap();
+        assert_eq!(pages[0].token.as_ref().unwrap().expose_secret(), "token-a");
+        assert!(pages[1].token.is_none(), "its file is not there");
+        let err = loaded.pages(Tokens::Required).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}:10: page 456's token_file {}",
+                path.display(),
+                path.parent().unwrap().join("secrets/help.token").display()
+            )),
+            "{err}"
+        );
+        assert!(loaded.page_token(&entries[1]).is_err());
     }
 }

@@ -57,7 +57,7 @@ pub const SETTINGS: &[Setting] = &[
     secret(
         "page_token",
         "PAGEBOT_PAGE_TOKEN",
-        "the Page access token (required by `serve` unless `--dev`, and by `thread-settings`)",
+        "the Page access token without `[[pages]]` (required by `serve` unless `--dev`, and by `thread-settings`); refused with `[[pages]]`, whose Pages name their own",
     ),
     Setting {
         secret: true,
@@ -190,6 +190,64 @@ pub fn markdown_table() -> String {
             "| `{}` | `{}` | {} | {default} |\n",
             s.key, s.env, s.doc
         ));
+    }
+    out
+}
+
+/// One key of a `[[pages]]` entry (see [`super::pages`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageKey {
+    /// The key.
+    pub key: &'static str,
+    /// What it means, for the README.
+    pub doc: &'static str,
+}
+
+const fn page_key(key: &'static str, doc: &'static str) -> PageKey {
+    PageKey { key, doc }
+}
+
+/// Every key of a `[[pages]]` entry, in the README's order.
+pub const PAGE_KEYS: &[PageKey] = &[
+    page_key(
+        "id",
+        "the Page's id, as its webhooks' `entry[].id` gives it (a number or a string); required, once per Page",
+    ),
+    page_key(
+        "name",
+        "a name for logs, metrics and the headings of `check` and `thread-settings` (default: the id)",
+    ),
+    page_key(
+        "token_env",
+        "the environment variable holding the Page access token; this or `token_file`, never the token itself",
+    ),
+    page_key(
+        "token_file",
+        "a file holding the Page access token (trimmed), relative to the config file's folder; this or `token_env`",
+    ),
+    page_key(
+        "policy",
+        "the Page's routing policy file (default: the top-level `policy`)",
+    ),
+    page_key(
+        "locales",
+        "the Page's folder of Fluent locales (default: the top-level `locales`)",
+    ),
+    page_key(
+        "default_locale",
+        "the Page's default locale (default: the top-level `default_locale`)",
+    ),
+    page_key(
+        "thread_settings",
+        "a YAML file with a `thread_settings:` section, routing.yaml's format, pushed by `thread-settings` instead of the policy's own (default: the policy's)",
+    ),
+];
+
+/// The README's table of the `[[pages]]` keys, as [`PAGE_KEYS`] has it.
+pub fn markdown_pages_table() -> String {
+    let mut out = String::from("| `[[pages]]` key | meaning |\n|---|---|\n");
+    for k in PAGE_KEYS {
+        out.push_str(&format!("| `{}` | {} |\n", k.key, k.doc));
     }
     out
 }

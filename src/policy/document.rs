@@ -356,6 +356,53 @@ impl PolicyDocument {
         Self::parse(file, &text)
     }
 
+    /// Reads a file of only a `thread_settings:` section, in routing.yaml's format: a Page's
+    /// `thread_settings` file in pagebot.toml, used instead of its policy's own. A default
+    /// chain, a route or a step in it is refused (it would be ignored), and so is a file that
+    /// sets nothing.
+    pub fn load_thread_settings(file: &Path) -> Result<Self, PolicyErrors> {
+        let document = Self::load(file)?;
+        let elsewhere = "belongs in the Page's policy: a thread_settings file holds only \
+                         thread_settings:";
+        let mut errors: Vec<PolicyError> = Vec::new();
+        if let Some(link) = document.default.first() {
+            errors.push(PolicyError::at(
+                file,
+                link.line,
+                format!("the default chain {elsewhere}"),
+            ));
+        }
+        for (kind, links) in &document.routes {
+            if let Some(link) = links.first() {
+                errors.push(PolicyError::at(
+                    file,
+                    link.line,
+                    format!("route {} {elsewhere}", kind.as_str()),
+                ));
+            }
+        }
+        for step in &document.steps {
+            errors.push(PolicyError::at(
+                file,
+                step.line,
+                format!("step {} {elsewhere}", step.name),
+            ));
+        }
+        if errors.is_empty() && document.thread_settings == ThreadSettingsSpec::default() {
+            errors.push(PolicyError::whole_file(
+                file,
+                "no thread_settings: this file is a Page's thread_settings, what its Messenger \
+                 Profile shows",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(document)
+        } else {
+            errors.sort_by_key(|e| e.line);
+            Err(PolicyErrors(errors))
+        }
+    }
+
     /// The Get Started payload, if the thread settings set one.
     pub fn get_started_payload(&self) -> Option<&str> {
         self.thread_settings

@@ -6,16 +6,23 @@
 //! could not be reached, answered 5xx or rate-limited the call).
 //! Every limit is checked before the first call; a Graph error is printed with its code,
 //! subcode, message and `fbtrace_id`, never with the token.
+//!
+//! With `[[pages]]` in pagebot.toml, `--page ID` or `--all-pages` ([`PageArgs`]) chooses the
+//! Pages; each is acted on with its own token under a heading, and the exit code is the worst
+//! of theirs.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
 
 use super::desired::desired_profile;
 use super::diff::diff;
 use super::{Call, Field, Profile, render};
-use crate::config::{BotArgs, BotFiles, GraphArgs, Layered, SecretFlags};
+use crate::config::{BotArgs, BotFiles, GraphArgs, Layered, Loaded, PageEntry, SecretFlags};
 use crate::graph::{DEFAULT_TIMEOUT, GraphClient, GraphError, GraphSettings};
 use crate::i18n::Locales;
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyDocument};
 use crate::registry::Registry;
 use crate::startup::{StartError, load_bot};
 use serde::Serialize;
@@ -39,6 +46,9 @@ pub enum ThreadSettingsCommand {
         /// Graph API access.
         #[command(flatten)]
         graph: GraphArgs,
+        /// Which of pagebot.toml's Pages.
+        #[command(flatten)]
+        pages: PageArgs,
         /// Print it as JSON.
         #[arg(long)]
         json: bool,
@@ -52,6 +62,9 @@ pub enum ThreadSettingsCommand {
         /// Graph API access.
         #[command(flatten)]
         graph: GraphArgs,
+        /// Which of pagebot.toml's Pages.
+        #[command(flatten)]
+        pages: PageArgs,
     },
     /// Push what differs (deleting what routing.yaml no longer has), then read it back.
     Apply {
@@ -61,6 +74,9 @@ pub enum ThreadSettingsCommand {
         /// Graph API access.
         #[command(flatten)]
         graph: GraphArgs,
+        /// Which of pagebot.toml's Pages.
+        #[command(flatten)]
+        pages: PageArgs,
         /// Do not ask for confirmation (needed when stdin is not a terminal).
         #[arg(long)]
         yes: bool,
@@ -70,6 +86,9 @@ pub enum ThreadSettingsCommand {
         /// Graph API access.
         #[command(flatten)]
         graph: GraphArgs,
+        /// Which of pagebot.toml's Pages.
+        #[command(flatten)]
+        pages: PageArgs,
         /// whitelisted_domains, get_started, greeting, persistent_menu or ice_breakers.
         #[arg(value_name = "FIELD")]
         fields: Vec<Field>,
@@ -77,6 +96,20 @@ pub enum ThreadSettingsCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Which Pages of pagebot.toml's `[[pages]]` a command acts on. Without `[[pages]]` there is
+/// one Page, the one of `PAGEBOT_PAGE_TOKEN`; with a single entry, that one; with several,
+/// one of these flags must say.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PageArgs {
+    /// The Page of pagebot.toml's [[pages]] with this id (or name); repeat it for several.
+    #[arg(long = "page", value_name = "ID", conflicts_with = "all_pages")]
+    pub page: Vec<String>,
+    /// Every Page of pagebot.toml's [[pages]], one after the other (the exit code is the
+    /// worst of theirs).
+    #[arg(long)]
+    pub all_pages: bool,
 }
 
 /// The flags of one command, as a layer over the file and the environment.
@@ -91,18 +124,23 @@ struct Flags<'a> {
 /// Runs one `thread-settings` command, printing to stdout (results) and stderr (errors, the
 /// prompt), and returns the exit code. `registry` is the one the policy is compiled with;
 /// `config` the settings file named by `--config`, if any.
+///
+/// With `[[pages]]`, the command runs for each Page chosen ([`PageArgs`]) with that Page's
+/// token, policy and locales (or its `thread_settings` file), under a heading naming it; one
+/// Page's failure does not stop the next, and the exit code is the worst of theirs.
 pub async fn run(
     config: Option<&std::path::Path>,
     command: ThreadSettingsCommand,
     registry: &Registry,
 ) -> u8 {
     let no_bot = BotArgs::default();
-    let (bot, graph) = match &command {
-        ThreadSettingsCommand::Show { graph, .. } | ThreadSettingsCommand::Delete { graph, .. } => {
-            (&no_bot, graph)
-        }
-        ThreadSettingsCommand::Plan { bot, graph }
-        | ThreadSettingsCommand::Apply { bot, graph, .. } => (bot, graph),
+    let (bot, graph, pages) = match &command {
+        ThreadSettingsCommand::Show { graph, pages, .. }
+        | ThreadSettingsCommand::Delete { graph, pages, .. } => (&no_bot, graph, pages),
+        ThreadSettingsCommand::Plan { bot, graph, pages }
+        | ThreadSettingsCommand::Apply {
+            bot, graph, pages, ..
+        } => (bot, graph, pages),
     };
     let secrets = SecretFlags {
         page_token: graph.page_token.clone(),
@@ -116,21 +154,142 @@ pub async fn run(
             return EXIT_ERROR;
         }
     };
-    let files = loaded.bot();
-    let graph = &loaded.values;
-    let result = match command {
-        ThreadSettingsCommand::Show { json, .. } => show(graph, json).await,
-        ThreadSettingsCommand::Plan { .. } => sync(registry, &files, graph, None).await,
-        ThreadSettingsCommand::Apply { yes, .. } => sync(registry, &files, graph, Some(yes)).await,
-        ThreadSettingsCommand::Delete { fields, yes, .. } => delete(graph, fields, yes).await,
-    };
-    match result {
-        Ok(code) => code,
+    let targets = match targets(&loaded, pages) {
+        Ok(targets) => targets,
         Err(Failure { message, code }) => {
             eprintln!("{message}");
-            code
+            return code;
         }
+    };
+    let mut worst = EXIT_OK;
+    for (i, target) in targets.iter().enumerate() {
+        if let Some(heading) = &target.heading {
+            if i > 0 {
+                println!();
+            }
+            println!("== {heading} ==");
+        }
+        let result = match &command {
+            ThreadSettingsCommand::Show { json, .. } => show(&loaded, target, *json).await,
+            ThreadSettingsCommand::Plan { .. } => sync(registry, &loaded, target, None).await,
+            ThreadSettingsCommand::Apply { yes, .. } => {
+                sync(registry, &loaded, target, Some(*yes)).await
+            }
+            ThreadSettingsCommand::Delete { fields, yes, .. } => {
+                delete(&loaded, target, fields.clone(), *yes).await
+            }
+        };
+        let code = match result {
+            Ok(code) => code,
+            Err(Failure { message, code }) => {
+                if let Some(heading) = &target.heading {
+                    eprintln!("{heading}:");
+                }
+                eprintln!("{message}");
+                code
+            }
+        };
+        // 2 (could not run) is worse than 1 (a finding), which is worse than 0.
+        worst = worst.max(code);
     }
+    worst
+}
+
+/// One Page a command acts on.
+struct Target {
+    /// `page 123 (Shop)`, with `[[pages]]`; `None` for the one Page without them (whose output
+    /// is as it always was).
+    heading: Option<String>,
+    /// Its token, or why it cannot be had.
+    token: Result<SecretString, String>,
+    /// Its policy and locales.
+    files: BotFiles,
+    /// Its `thread_settings` file, used instead of the policy's section.
+    thread_settings: Option<PathBuf>,
+}
+
+/// The Pages `pages` chooses.
+fn targets(loaded: &Loaded, pages: &PageArgs) -> Result<Vec<Target>, Failure> {
+    let entries = loaded.page_entries();
+    if entries.is_empty() {
+        if !pages.page.is_empty() {
+            return Err(Failure::new(
+                "error: --page chooses among the [[pages]] of pagebot.toml, and it has none: \
+                 without them the Page is the one of PAGEBOT_PAGE_TOKEN (leave --page out)",
+            ));
+        }
+        return Ok(vec![Target {
+            heading: None,
+            token: loaded.values.page_token.clone().ok_or_else(|| {
+                "error: missing setting: set PAGEBOT_PAGE_TOKEN (or --page-token) to the Page \
+                 access token"
+                    .to_owned()
+            }),
+            files: loaded.bot(),
+            thread_settings: None,
+        }]);
+    }
+    let listing = || {
+        entries
+            .iter()
+            .map(|e| format!("\n  {} (at {})", e.label(), e.at))
+            .collect::<String>()
+    };
+    let chosen: Vec<&PageEntry> = if pages.all_pages || entries.len() == 1 {
+        entries.iter().collect()
+    } else if pages.page.is_empty() {
+        return Err(Failure::new(format!(
+            "error: the settings list {} Pages: choose one with --page ID (repeat it for \
+             several), or take every one with --all-pages:{}",
+            entries.len(),
+            listing()
+        )));
+    } else {
+        let mut chosen: Vec<&PageEntry> = Vec::new();
+        for wanted in &pages.page {
+            let by_id = entries.iter().find(|e| e.id == *wanted);
+            let by_name: Vec<&PageEntry> = entries
+                .iter()
+                .filter(|e| e.name.as_deref() == Some(wanted.as_str()))
+                .collect();
+            let entry: &PageEntry = match (by_id, by_name.as_slice()) {
+                (Some(entry), _) => entry,
+                (None, [entry]) => entry,
+                (None, []) => {
+                    return Err(Failure::new(format!(
+                        "error: --page {wanted}: no such Page in the settings; they list:{}",
+                        listing()
+                    )));
+                }
+                (None, _) => {
+                    return Err(Failure::new(format!(
+                        "error: --page {wanted}: several Pages have this name; choose by id:{}",
+                        listing()
+                    )));
+                }
+            };
+            if !chosen.iter().any(|c| c.id == entry.id) {
+                chosen.push(entry);
+            }
+        }
+        chosen
+    };
+    Ok(chosen
+        .into_iter()
+        .map(|entry| {
+            let page = loaded.page(entry, None);
+            Target {
+                heading: Some(entry.label()),
+                token: loaded.page_token(entry).map_err(|e| format!("error: {e}")),
+                files: BotFiles {
+                    policy: page.policy,
+                    locales: page.locales,
+                    default_locale: page.default_locale,
+                },
+                thread_settings: page.thread_settings,
+            }
+        })
+        .collect())
 }
 
 /// Why a command stopped: the text to print on stderr, and the exit code.
@@ -162,8 +321,8 @@ impl Failure {
     }
 }
 
-async fn show(graph: &Layered, json: bool) -> Result<u8, Failure> {
-    let client = client(graph)?;
+async fn show(loaded: &Loaded, target: &Target, json: bool) -> Result<u8, Failure> {
+    let client = client(&loaded.values, target)?;
     let live = fetch(&client).await?;
     if json {
         let text = serde_json::to_string_pretty(&live.to_json())
@@ -178,13 +337,18 @@ async fn show(graph: &Layered, json: bool) -> Result<u8, Failure> {
 /// `plan` (`apply` is `None`) or `apply` (`Some(yes)`).
 async fn sync(
     registry: &Registry,
-    bot: &BotFiles,
-    graph: &Layered,
+    loaded: &Loaded,
+    target: &Target,
     apply: Option<bool>,
 ) -> Result<u8, Failure> {
-    let (policy, desired) = desired(registry, bot)?;
-    let file = policy.file().display().to_string();
-    let client = client(graph)?;
+    let (file, desired) = match &target.thread_settings {
+        Some(file) => (file.display().to_string(), from_file(file, &target.files)?),
+        None => {
+            let (policy, desired) = desired(registry, &target.files)?;
+            (policy.file().display().to_string(), desired)
+        }
+    };
+    let client = client(&loaded.values, target)?;
     let live = fetch(&client).await?;
     let changes = diff(&desired, &live);
     if changes.is_empty() {
@@ -226,7 +390,12 @@ async fn sync(
     }
 }
 
-async fn delete(graph: &Layered, fields: Vec<Field>, yes: bool) -> Result<u8, Failure> {
+async fn delete(
+    loaded: &Loaded,
+    target: &Target,
+    fields: Vec<Field>,
+    yes: bool,
+) -> Result<u8, Failure> {
     let mut fields = if fields.is_empty() {
         Field::ALL.to_vec()
     } else {
@@ -234,7 +403,7 @@ async fn delete(graph: &Layered, fields: Vec<Field>, yes: bool) -> Result<u8, Fa
     };
     fields.sort();
     fields.dedup();
-    let client = client(graph)?;
+    let client = client(&loaded.values, target)?;
     let calls = [Call::Delete(fields)];
     print!("{}", render::calls(&calls));
     confirm(yes, "delete these properties from the Page's profile?")?;
@@ -257,21 +426,29 @@ fn desired(
 }
 
 fn build(policy: &Policy, locales: &Locales) -> Result<Profile, Failure> {
-    desired_profile(policy.document(), locales).map_err(|errors| {
+    build_from(policy.document(), locales)
+}
+
+fn build_from(document: &PolicyDocument, locales: &Locales) -> Result<Profile, Failure> {
+    desired_profile(document, locales).map_err(|errors| {
         Failure::new(format!(
             "{errors}\n{}: the thread settings break Messenger's limits; nothing was sent",
-            policy.file().display()
+            document.file.display()
         ))
     })
 }
 
-fn client(graph: &Layered) -> Result<GraphClient, Failure> {
-    let Some(token) = &graph.page_token else {
-        return Err(Failure::new(
-            "error: missing setting: set PAGEBOT_PAGE_TOKEN (or --page-token) to the Page access \
-             token",
-        ));
-    };
+/// The profile a Page's `thread_settings` file asks for, its texts from the Page's locales.
+fn from_file(file: &Path, bot: &BotFiles) -> Result<Profile, Failure> {
+    let locales = Locales::load(&bot.locales, &bot.default_locale)
+        .map_err(|e| Failure::new(StartError::from(e).to_string()))?;
+    let document = PolicyDocument::load_thread_settings(file)
+        .map_err(|errors| Failure::new(errors.to_string()))?;
+    build_from(&document, &locales)
+}
+
+fn client(graph: &Layered, target: &Target) -> Result<GraphClient, Failure> {
+    let token = target.token.as_ref().map_err(Failure::new)?;
     GraphClient::new(GraphSettings {
         base_url: graph.graph_url.clone(),
         version: graph.graph_version.clone(),

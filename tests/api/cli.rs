@@ -465,3 +465,235 @@ routes:
         stderr(&output)
     );
 }
+
+// `check` with `[[pages]]`.
+
+/// A folder with the `TWO_TEXTS` bot (zh-TW lacks `bye`) and a pagebot.toml of `pages`, where
+/// `{shop}` is the bot's folder and `{dir}` the config's.
+fn pages_folder(pages: &str) -> (tempfile::TempDir, tempfile::TempDir, String) {
+    let shop = bot_folder(
+        TWO_TEXTS,
+        &[
+            ("en-US", "hello = Hello\nbye = Bye\n"),
+            ("zh-TW", "hello = 你好\n"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pagebot.toml");
+    std::fs::write(
+        &config,
+        pages
+            .replace("{shop}", &shop.path().display().to_string())
+            .replace("{dir}", &dir.path().display().to_string()),
+    )
+    .unwrap();
+    (shop, dir, config.display().to_string())
+}
+
+fn check_with(config: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["--config", config, "check"];
+    args.extend(extra);
+    pagebot(&args, env)
+}
+
+const TWO_PAGES: &str = "\
+[[pages]]
+id = 111
+name = \"Shop\"
+token_env = \"PAGEBOT_TOKEN_SHOP\"
+policy = \"{shop}/routing.yaml\"
+locales = \"{shop}/locales\"
+
+[[pages]]
+id = 222
+token_file = \"help.token\"
+policy = \"{dir}/missing.yaml\"
+locales = \"{shop}/locales\"
+";
+
+#[test]
+fn check_checks_every_page_under_its_heading() {
+    let (shop, dir, config) = pages_folder(TWO_PAGES);
+    let output = check_with(&config, &[], &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    let policy = shop.path().join("routing.yaml").display().to_string();
+    let missing = dir.path().join("missing.yaml").display().to_string();
+    let token_file = dir.path().join("help.token").display().to_string();
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [
+            "page 111 (Shop):".to_owned(),
+            format!(
+                "{config}:4: warning: page 111's token_env PAGEBOT_TOKEN_SHOP is not set: serve \
+                 refuses to start without it"
+            ),
+            format!(
+                "{policy}:10: warning: message \"bye\" is missing in locale zh-TW: its users get \
+                 the en-US text"
+            ),
+            "page 222:".to_owned(),
+            format!(
+                "{config}:11: page 222's policy {missing} cannot be read: No such file or \
+                 directory (os error 2)"
+            ),
+            format!(
+                "{config}:10: warning: page 222's token_file {token_file} cannot be read: No such \
+                 file or directory (os error 2): serve refuses to start without it"
+            ),
+            format!("page 222: {missing}: 1 error, 1 warning, 0 notes"),
+            "2 Pages: 1 error, 3 warnings, 0 notes".to_owned(),
+        ],
+        "{err}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("page 111 (Shop): {policy}: ok (0 errors, 2 warnings, 0 notes)\n")
+    );
+
+    // The tokens there and the policy found: clean but for the translation (a warning).
+    std::fs::write(dir.path().join("help.token"), "t\n").unwrap();
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(&missing, &policy),
+    )
+    .unwrap();
+    let token = [("PAGEBOT_TOKEN_SHOP", "t")];
+    let output = check_with(&config, &[], &token);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "page 111 (Shop): {policy}: ok (0 errors, 1 warning, 0 notes)\npage 222: {policy}: \
+             ok (0 errors, 1 warning, 0 notes)\n2 Pages: 0 errors, 2 warnings, 0 notes\n"
+        )
+    );
+    let strict = check_with(&config, &["--strict"], &token);
+    assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
+    assert!(
+        stderr(&strict).ends_with("2 Pages: 0 errors, 2 warnings, 0 notes\n"),
+        "{}",
+        stderr(&strict)
+    );
+}
+
+#[test]
+fn check_names_the_pages_line_for_a_default_file_that_is_not_there_and_a_page_listed_twice() {
+    let (_shop, dir, config) = pages_folder(
+        "\
+policy = \"{dir}/nowhere.yaml\"
+locales = \"{shop}/locales\"
+
+[[pages]]
+id = 111
+token_env = \"PAGEBOT_TOKEN_SHOP\"
+",
+    );
+    let output = check_with(&config, &[], &[("PAGEBOT_TOKEN_SHOP", "t")]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let nowhere = dir.path().join("nowhere.yaml").display().to_string();
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "page 111:\n{config}:4: page 111's policy {nowhere} (the top-level policy) cannot be \
+             read: No such file or directory (os error 2)\npage 111: {nowhere}: 1 error, 0 \
+             warnings, 0 notes\n1 Page: 1 error, 0 warnings, 0 notes\n"
+        )
+    );
+
+    let (_shop, _dir, config) = pages_folder(
+        "\
+[[pages]]
+id = 111
+token_env = \"A\"
+
+[[pages]]
+id = \"111\"
+token_env = \"B\"
+",
+    );
+    let output = check_with(&config, &[], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!("error: {config}:6: page 111 is listed twice: first at {config}:2\n")
+    );
+}
+
+#[test]
+fn check_checks_a_pages_thread_settings_file_in_its_locales() {
+    let (shop, dir, config) = pages_folder(
+        "\
+[[pages]]
+id = 111
+token_env = \"PAGEBOT_TOKEN_SHOP\"
+policy = \"{shop}/routing.yaml\"
+locales = \"{shop}/locales\"
+thread_settings = \"{dir}/profile.yaml\"
+",
+    );
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(
+        &profile,
+        "thread_settings:\n  get_started: { payload: GO }\n  greeting: no-such-text\n",
+    )
+    .unwrap();
+    let token = [("PAGEBOT_TOKEN_SHOP", "t")];
+    let output = check_with(&config, &[], &token);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    let profile = profile.display().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "page 111:\n{profile}:3: greeting \"no-such-text\" in en-US: "
+        )),
+        "{err}"
+    );
+    // Its text in the default locale only: a warning, as for the policy's texts.
+    std::fs::write(
+        shop.path().join("locales/en-US/bot.ftl"),
+        "hello = Hello\nbye = Bye\nno-such-text = Welcome\n",
+    )
+    .unwrap();
+    std::fs::write(
+        shop.path().join("locales/zh-TW/bot.ftl"),
+        "hello = 你好\nbye = 再見\n",
+    )
+    .unwrap();
+    let output = check_with(&config, &[], &token);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "page 111:\n{profile}:3: warning: message \"no-such-text\" is missing in locale \
+             zh-TW: its users get the en-US text\n"
+        )
+    );
+    // Translated, it is clean: the file's texts are not noted as unused by the policy.
+    std::fs::write(
+        shop.path().join("locales/zh-TW/bot.ftl"),
+        "hello = 你好\nbye = 再見\nno-such-text = 歡迎\n",
+    )
+    .unwrap();
+    let output = check_with(&config, &["--strict"], &token);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "nothing found");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ok (0 errors, 0 warnings, 0 notes)"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    // A missing thread_settings file is named by its line.
+    std::fs::remove_file(&profile).unwrap();
+    let output = check_with(&config, &[], &token);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!(
+            "{config}:6: page 111's thread_settings {profile} cannot be read: "
+        )),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -63,8 +63,8 @@ async fn spawn(db: TestDatabase, pages: Vec<PageSettings>) -> TestApp {
     let app = TestApp::spawn_with(db, TestBot::demo(), configure)
         .await
         .unwrap_or_else(|e| panic!("two Pages must start: {e}"));
-    app.graph.accept_token(SHOP_TOKEN);
-    app.graph.accept_token(NEWS_TOKEN);
+    app.graph.add_page_token(SHOP_TOKEN);
+    app.graph.add_page_token(NEWS_TOKEN);
     app
 }
 
@@ -267,8 +267,8 @@ db_test!(
         let app = TestApp::spawn_with(db, TestBot::demo(), configure)
             .await
             .unwrap();
-        app.graph.accept_token(SHOP_TOKEN);
-        app.graph.accept_token(NEWS_TOKEN);
+        app.graph.add_page_token(SHOP_TOKEN);
+        app.graph.add_page_token(NEWS_TOKEN);
         // The shop's texts change and the news Page's policy breaks; then SIGHUP's reload.
         std::fs::write(
             shop_locales.join("en-US/bot.ftl"),

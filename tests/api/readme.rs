@@ -291,17 +291,18 @@ fn the_conversations_example_is_a_clean_policy_for_the_shipped_locales() {
     }
 }
 
-/// The README's settings table, without the list item's indent.
-fn settings_table(readme: &str) -> String {
-    let start_marker = "<!-- settings table: generated from src/config/table.rs";
+/// A generated table of the README (between `<!-- {name} table: generated from ...` and
+/// `<!-- end of {name} table -->`), without the list item's indent.
+fn generated_table(readme: &str, name: &str) -> String {
+    let start_marker = format!("<!-- {name} table: generated from src/config/table.rs");
     let start = readme
-        .find(start_marker)
-        .expect("the settings table's start marker");
+        .find(&start_marker)
+        .unwrap_or_else(|| panic!("the {name} table's start marker"));
     let start = start + readme[start..].find('\n').expect("a line end") + 1;
     let end = start
         + readme[start..]
-            .find("<!-- end of settings table -->")
-            .expect("the settings table's end marker");
+            .find(&format!("<!-- end of {name} table -->"))
+            .unwrap_or_else(|| panic!("the {name} table's end marker"));
     readme[start..end]
         .lines()
         .map(|line| format!("{}\n", line.strip_prefix("   ").unwrap_or(line)))
@@ -314,10 +315,20 @@ fn settings_table(readme: &str) -> String {
 #[test]
 fn the_readme_table_is_every_setting_with_its_default() {
     let want = pagebot::config::table::markdown_table();
-    let got = settings_table(&readme());
+    let got = generated_table(&readme(), "settings");
     assert_eq!(
         got, want,
         "the README's settings table differs from src/config/table.rs; paste this:\n{want}"
+    );
+}
+
+#[test]
+fn the_readme_table_of_pages_keys_is_every_key() {
+    let want = pagebot::config::table::markdown_pages_table();
+    let got = generated_table(&readme(), "pages");
+    assert_eq!(
+        got, want,
+        "the README's [[pages]] table differs from src/config/table.rs; paste this:\n{want}"
     );
 }
 
@@ -350,6 +361,59 @@ fn the_example_config_sets_every_setting_to_its_default_and_serve_reads_it() {
         .expect("the example loads");
     let defaults = pagebot::config::Settings::load_with_env(None, args, []).unwrap();
     assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+}
+
+#[test]
+fn the_example_config_shows_every_pages_key_in_an_example_that_loads() {
+    let text = std::fs::read_to_string(repo("pagebot.example.toml")).expect("the example");
+    let start = text
+        .find("\n# [[pages]]\n")
+        .expect("a commented [[pages]] example")
+        + 1;
+    let example: String = text[start..]
+        .lines()
+        .map(|line| {
+            let line = line
+                .strip_prefix("# ")
+                .or_else(|| line.strip_prefix('#'))
+                .unwrap_or_else(|| panic!("the example ends the file, commented: {line:?}"));
+            format!("{line}\n")
+        })
+        .collect();
+    for key in pagebot::config::table::PAGE_KEYS {
+        assert!(
+            example
+                .lines()
+                .any(|l| l.starts_with(&format!("{} = ", key.key))),
+            "the [[pages]] example of pagebot.example.toml does not show {}",
+            key.key
+        );
+    }
+    // Uncommented, it loads: two Pages, each with its token.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pagebot.toml");
+    std::fs::write(&config, &example).unwrap();
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/help.token"), "help-token\n").unwrap();
+    let args = pagebot::config::ServeArgs {
+        verify_token: Some("v".into()),
+        graph: pagebot::config::GraphArgs {
+            app_secret: Some("s".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let env = [("PAGEBOT_TOKEN_SHOP".into(), "shop-token".into())];
+    let settings = pagebot::config::Settings::load_with_env(Some(&config), args, env)
+        .expect("the [[pages]] example loads");
+    let ids: Vec<Option<&str>> = settings.pages.iter().map(|p| p.id.as_deref()).collect();
+    assert_eq!(ids, [Some("104857600000001"), Some("104857600000002")]);
+    assert!(settings.pages.iter().all(|p| p.token.is_some()));
+    assert_eq!(settings.pages[0].name, "Shop");
+    assert_eq!(
+        settings.pages[1].thread_settings.as_deref(),
+        Some(Path::new("help/profile.yaml"))
+    );
 }
 
 #[test]

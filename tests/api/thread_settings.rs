@@ -517,3 +517,373 @@ async fn without_a_page_token_nothing_is_called() {
     );
     assert_eq!(graph.messenger_profile_calls(), 0);
 }
+
+// With `[[pages]]`: two Pages, each with its own token, policy or thread_settings file.
+
+/// The second Page's token (the first's is `FAKE_PAGE_TOKEN`).
+const HELP_TOKEN: &str = "help-page-token";
+
+/// The second Page's thread_settings file, used instead of its policy's.
+const HELP_PROFILE: &str = "\
+thread_settings:
+  get_started: { payload: HELP_START }
+  greeting: help-greeting
+";
+
+/// Two Pages in one pagebot.toml: 111 "Shop" (the demo bot, its token in
+/// `PAGEBOT_TOKEN_SHOP`) and 222 (a thread_settings file, its own locales, its token in a file
+/// next to pagebot.toml).
+struct TwoPages {
+    shop: Bot,
+    dir: tempfile::TempDir,
+}
+
+impl TwoPages {
+    fn new() -> Self {
+        let shop = Bot::demo();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let locales = dir.path().join("help-locales/en-US");
+        std::fs::create_dir_all(&locales).expect("locales");
+        std::fs::write(
+            locales.join("help.ftl"),
+            "help-greeting = Ask us anything\n",
+        )
+        .expect("ftl");
+        std::fs::write(dir.path().join("help-profile.yaml"), HELP_PROFILE).expect("profile");
+        std::fs::write(dir.path().join("help.token"), format!("{HELP_TOKEN}\n")).expect("token");
+        // Its policy is the shop's: the thread_settings file is used instead of its section.
+        let config = format!(
+            "[[pages]]\nid = 111\nname = \"Shop\"\ntoken_env = \"PAGEBOT_TOKEN_SHOP\"\n\
+             policy = {:?}\nlocales = {:?}\n\n\
+             [[pages]]\nid = \"222\"\ntoken_file = \"help.token\"\npolicy = {:?}\n\
+             locales = {:?}\nthread_settings = {:?}\n",
+            shop.policy(),
+            shop.dir.path().join("locales"),
+            shop.policy(),
+            dir.path().join("help-locales"),
+            dir.path().join("help-profile.yaml"),
+        );
+        std::fs::write(dir.path().join("pagebot.toml"), config).expect("config");
+        Self { shop, dir }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("pagebot.toml")
+    }
+
+    /// What the second Page's file asks for.
+    fn help_profile() -> Value {
+        json!({
+            "get_started": {"payload": "HELP_START"},
+            "greeting": [
+                {"locale": "default", "text": "Ask us anything"},
+                {"locale": "en_US", "text": "Ask us anything"},
+            ],
+        })
+    }
+}
+
+/// Runs `pagebot --config pagebot.toml thread-settings ARGS` with the shop's token in
+/// `PAGEBOT_TOKEN_SHOP` (unless `shop_token` is `None`) and no `PAGEBOT_PAGE_TOKEN`.
+async fn with_pages(
+    args: &[&str],
+    pages: &TwoPages,
+    graph: &FakeGraph,
+    shop_token: Option<&str>,
+) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pagebot"));
+    command
+        .arg("--config")
+        .arg(pages.config())
+        .arg("thread-settings")
+        .args(args);
+    for name in [
+        "PAGEBOT_CONFIG",
+        "PAGEBOT_APP_SECRET",
+        "PAGEBOT_PAGE_TOKEN",
+        "PAGEBOT_TOKEN_SHOP",
+        "PAGEBOT_POLICY",
+        "PAGEBOT_LOCALES",
+        "PAGEBOT_DEFAULT_LOCALE",
+        "PAGEBOT_GRAPH_VERSION",
+    ] {
+        command.env_remove(name);
+    }
+    if let Some(token) = shop_token {
+        command.env("PAGEBOT_TOKEN_SHOP", token);
+    }
+    command
+        .env("RUST_LOG", "off")
+        .env("PAGEBOT_GRAPH_URL", graph.url())
+        .stdin(std::process::Stdio::null());
+    command.output().await.expect("the pagebot binary runs")
+}
+
+/// A fake that knows both Pages' tokens.
+async fn two_page_graph() -> FakeGraph {
+    let graph = FakeGraph::start().await;
+    graph.add_page_token(HELP_TOKEN);
+    graph
+}
+
+/// Each request as [`summary`] has it, with the Page its token is for.
+fn by_page(requests: &[ProfileRequest]) -> Vec<(String, &'static str)> {
+    summary(requests)
+        .into_iter()
+        .zip(requests)
+        .map(|(line, request)| {
+            let page = match request.token.as_deref() {
+                Some(FAKE_PAGE_TOKEN) => "shop",
+                Some(HELP_TOKEN) => "help",
+                other => panic!("a request with another token: {other:?}"),
+            };
+            (line, page)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_several_pages_a_command_must_choose_and_is_told_which_there_are() {
+    let pages = TwoPages::new();
+    let graph = two_page_graph().await;
+    let config = pages.config().display().to_string();
+    let output = with_pages(&["plan"], &pages, &graph, Some(FAKE_PAGE_TOKEN)).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: the settings list 2 Pages: choose one with --page ID (repeat it for \
+             several), or take every one with --all-pages:\n  page 111 (Shop) (at \
+             {config}:1)\n  page 222 (at {config}:8)\n"
+        )
+    );
+    let unknown = with_pages(&["show", "--page", "333"], &pages, &graph, None).await;
+    assert_eq!(unknown.status.code(), Some(1), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).starts_with("error: --page 333: no such Page in the settings"),
+        "{}",
+        stderr(&unknown)
+    );
+    let both = with_pages(
+        &["show", "--page", "111", "--all-pages"],
+        &pages,
+        &graph,
+        None,
+    )
+    .await;
+    assert_eq!(both.status.code(), Some(1), "{}", stderr(&both));
+    assert_eq!(graph.messenger_profile_calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_all_pages_pushes_each_pages_settings_with_its_own_token() {
+    let pages = TwoPages::new();
+    let graph = two_page_graph().await;
+    let output = with_pages(
+        &["apply", "--all-pages", "--yes"],
+        &pages,
+        &graph,
+        Some(FAKE_PAGE_TOKEN),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    let shop = out.find("== page 111 (Shop) ==\n").expect(&out);
+    let help = out.find("\n== page 222 ==\n").expect(&out);
+    assert!(shop == 0 && shop < help, "{out}");
+    let help_file = pages.dir.path().join("help-profile.yaml");
+    assert!(
+        out[help..].contains(&format!(
+            "the Page's profile now matches {}\n",
+            help_file.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out[..help].contains(&format!(
+            "the Page's profile now matches {}\n",
+            pages.shop.policy().display()
+        )),
+        "{out}"
+    );
+    assert_eq!(graph.messenger_profile_of(FAKE_PAGE_TOKEN), demo_profile());
+    assert_eq!(
+        graph.messenger_profile_of(HELP_TOKEN),
+        TwoPages::help_profile()
+    );
+    let requests = graph.messenger_profile_requests();
+    let pair = |line: &str, page: &'static str| (line.to_owned(), page);
+    assert_eq!(
+        by_page(&requests),
+        [
+            pair("GET", "shop"),
+            pair("POST get_started,whitelisted_domains", "shop"),
+            pair("POST greeting,ice_breakers,persistent_menu", "shop"),
+            pair("GET", "shop"),
+            pair("GET", "help"),
+            pair("POST get_started,greeting", "help"),
+            pair("GET", "help"),
+        ]
+    );
+
+    let plan = with_pages(
+        &["plan", "--all-pages"],
+        &pages,
+        &graph,
+        Some(FAKE_PAGE_TOKEN),
+    )
+    .await;
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    assert_eq!(
+        stdout(&plan).matches("in sync: ").count(),
+        2,
+        "{}",
+        stdout(&plan)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_page_is_read_with_its_token_only_and_exit_codes_take_the_worst() {
+    let pages = TwoPages::new();
+    let graph = two_page_graph().await;
+    // 222 by id: drift, read with its own token only.
+    let plan = with_pages(&["plan", "--page", "222"], &pages, &graph, None).await;
+    assert_eq!(plan.status.code(), Some(1), "{}", stderr(&plan));
+    assert!(stdout(&plan).starts_with("== page 222 ==\n+ get_started: payload \"HELP_START\"\n"));
+    assert_eq!(
+        by_page(&graph.messenger_profile_requests()),
+        [("GET".to_owned(), "help")]
+    );
+
+    // The shop in sync (0), the other Page's Graph answering 500 (2): 2.
+    graph.set_messenger_profile(demo_profile());
+    graph.script_messenger_profile_calls([None, Some(FakeError::graph(2, None))]);
+    let plan = with_pages(
+        &["plan", "--all-pages"],
+        &pages,
+        &graph,
+        Some(FAKE_PAGE_TOKEN),
+    )
+    .await;
+    assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
+    assert!(
+        stdout(&plan).contains("== page 111 (Shop) ==\nin sync: "),
+        "{}",
+        stdout(&plan)
+    );
+    assert!(
+        stderr(&plan).starts_with("page 222:\nerror: reading the Page's profile failed"),
+        "{}",
+        stderr(&plan)
+    );
+    // The shop drifting (1), the other in sync (0): 1. By name this time.
+    graph.set_messenger_profile(json!({}));
+    graph.set_messenger_profile_of(HELP_TOKEN, TwoPages::help_profile());
+    let plan = with_pages(
+        &["plan", "--page", "Shop", "--page", "222"],
+        &pages,
+        &graph,
+        Some(FAKE_PAGE_TOKEN),
+    )
+    .await;
+    assert_eq!(plan.status.code(), Some(1), "{}", stderr(&plan));
+    let out = stdout(&plan);
+    assert!(out.contains("5 of 5 fields differ from"), "{out}");
+    assert!(out.contains("== page 222 ==\nin sync: "), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_token_is_missing_fails_alone_naming_its_line() {
+    let pages = TwoPages::new();
+    let graph = two_page_graph().await;
+    graph.set_messenger_profile_of(HELP_TOKEN, TwoPages::help_profile());
+    let output = with_pages(&["show", "--all-pages", "--json"], &pages, &graph, None).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "page 111 (Shop):\nerror: {}:4: page 111's token_env PAGEBOT_TOKEN_SHOP is not set\n",
+            pages.config().display()
+        )
+    );
+    let out = stdout(&output);
+    let json_start = out.find("== page 222 ==\n").expect(&out) + "== page 222 ==\n".len();
+    let shown: Value = serde_json::from_str(&out[json_start..]).expect(&out);
+    assert_eq!(shown, TwoPages::help_profile());
+    assert_eq!(
+        by_page(&graph.messenger_profile_requests()),
+        [("GET".to_owned(), "help")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_acts_on_the_chosen_pages_profile_only() {
+    let pages = TwoPages::new();
+    let graph = two_page_graph().await;
+    graph.set_messenger_profile(demo_profile());
+    graph.set_messenger_profile_of(HELP_TOKEN, TwoPages::help_profile());
+    let output = with_pages(
+        &["delete", "greeting", "--page", "111", "--yes"],
+        &pages,
+        &graph,
+        Some(FAKE_PAGE_TOKEN),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut want = demo_profile();
+    want.as_object_mut().unwrap().remove("greeting");
+    assert_eq!(graph.messenger_profile(), want);
+    assert_eq!(
+        graph.messenger_profile_of(HELP_TOKEN),
+        TwoPages::help_profile()
+    );
+    let requests = graph.messenger_profile_requests();
+    assert_eq!(by_page(&requests), [("DELETE".to_owned(), "shop")]);
+    assert_eq!(requests[0].body, json!({"fields": ["greeting"]}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_pages_all_pages_is_the_one_page_and_page_is_refused() {
+    let bot = Bot::demo();
+    let graph = FakeGraph::start().await;
+    let output = pagebot(&["plan", "--all-pages"], &bot, &graph).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // No heading: the output of a deployment without [[pages]] is as it always was.
+    assert!(
+        stdout(&output).starts_with("+ whitelisted_domains: "),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(graph.messenger_profile_calls(), 1);
+    let output = pagebot(&["plan", "--page", "111"], &bot, &graph).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("error: --page chooses among the [[pages]] of pagebot.toml"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(graph.messenger_profile_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_settings_file_with_routes_is_refused_before_any_call() {
+    let pages = TwoPages::new();
+    let graph = two_page_graph().await;
+    let file = pages.dir.path().join("help-profile.yaml");
+    std::fs::write(
+        &file,
+        format!("{HELP_PROFILE}routes:\n  STICKER:\n    - handler: thumbs_up\n"),
+    )
+    .unwrap();
+    let output = with_pages(&["plan", "--page", "222"], &pages, &graph, None).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "page 222:\n{}:6: route STICKER belongs in the Page's policy: a thread_settings file \
+             holds only thread_settings:\n",
+            file.display()
+        )
+    );
+    assert_eq!(graph.messenger_profile_calls(), 0);
+}

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{FAKE_PAGE_TOKEN, FakeError, ProfileRequest, Shared, State, default_profile, validate};
+use super::{FakeError, ProfileRequest, Shared, State, default_profile, validate};
 
 type Data = web::Data<Shared>;
 type Query = HashMap<String, String>;
@@ -45,7 +45,7 @@ async fn send(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
             state
                 .rejected
                 .push((value, "invalid oauth access token".to_owned()));
-            return response;
+            return *response;
         }
     };
     if let Some(error) = state.token_failures.get(&token).cloned() {
@@ -98,7 +98,7 @@ async fn user_profile(
     let mut state = data.state();
     state.profile_calls += 1;
     if let Err(response) = authorize(&mut state, &req, &query) {
-        return response;
+        return *response;
     }
     if let Some(error) = state.profile_errors.get(&psid).cloned() {
         return fake_error(&mut state, &error);
@@ -120,9 +120,10 @@ async fn user_profile(
 async fn get_messenger_profile(req: HttpRequest, data: Data) -> HttpResponse {
     let query = query_of(&req);
     let mut state = data.state();
-    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query, &[]) {
-        return response;
-    }
+    let token = match messenger_profile_preamble(&mut state, &req, &query, &[]) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
     let Some(fields) = query.get("fields").filter(|f| !f.trim().is_empty()) else {
         return graph_error(
             &mut state,
@@ -132,7 +133,7 @@ async fn get_messenger_profile(req: HttpRequest, data: Data) -> HttpResponse {
             "(#100) The parameter fields is required",
         );
     };
-    let props = pick(&state.messenger_profile, fields);
+    let props = pick(state.profile_of(&token).expect("accepted"), fields);
     let data = if props.is_empty() {
         json!([])
     } else {
@@ -144,9 +145,10 @@ async fn get_messenger_profile(req: HttpRequest, data: Data) -> HttpResponse {
 async fn post_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     let query = query_of(&req);
     let mut state = data.state();
-    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query, &body) {
-        return response;
-    }
+    let token = match messenger_profile_preamble(&mut state, &req, &query, &body) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
     let props = match serde_json::from_slice::<Value>(&body) {
         Ok(props) => props,
         Err(_) => {
@@ -159,11 +161,12 @@ async fn post_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) 
             );
         }
     };
-    if let Err(reason) = validate::check_messenger_profile(&props, &state.messenger_profile) {
+    let current = state.profile_of(&token).expect("accepted");
+    if let Err(reason) = validate::check_messenger_profile(&props, current) {
         return graph_error(&mut state, 400, 100, None, &format!("(#100) {reason}"));
     }
     if let Value::Object(props) = props {
-        state.messenger_profile.extend(props);
+        current.extend(props);
     }
     HttpResponse::Ok().json(json!({ "result": "success" }))
 }
@@ -171,9 +174,10 @@ async fn post_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) 
 async fn delete_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     let query = query_of(&req);
     let mut state = data.state();
-    if let Some(response) = messenger_profile_preamble(&mut state, &req, &query, &body) {
-        return response;
-    }
+    let token = match messenger_profile_preamble(&mut state, &req, &query, &body) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
     let fields: Option<Vec<String>> = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("fields").cloned())
@@ -188,8 +192,9 @@ async fn delete_messenger_profile(req: HttpRequest, body: web::Bytes, data: Data
             "(#100) param fields must be a non-empty array of property names",
         );
     };
+    let profile = state.profile_of(&token).expect("accepted");
     for field in fields {
-        state.messenger_profile.remove(&field);
+        profile.remove(&field);
     }
     HttpResponse::Ok().json(json!({ "result": "success" }))
 }
@@ -204,14 +209,14 @@ async fn unknown_path(req: HttpRequest, data: Data) -> HttpResponse {
     graph_error(&mut state, 400, 100, None, &message)
 }
 
-/// Counts and records the call, then answers a scripted failure or a bad token; `None` lets
-/// the call on.
+/// Counts and records the call, then answers a scripted failure or a bad token; `Ok` (with
+/// the accepted token, whose Page's profile the call acts on) lets the call on.
 fn messenger_profile_preamble(
     state: &mut State,
     req: &HttpRequest,
     query: &Query,
     body: &[u8],
-) -> Option<HttpResponse> {
+) -> Result<String, Box<HttpResponse>> {
     state.messenger_profile_calls += 1;
     let body = if body.is_empty() {
         Value::Null
@@ -226,35 +231,42 @@ fn messenger_profile_preamble(
             .map(|f| f.split(',').map(|s| s.trim().to_owned()).collect())
             .unwrap_or_default(),
         body,
+        token: token_of(req, query),
     });
     if let Some(Some(error)) = state.messenger_profile_failures.pop_front() {
-        return Some(fake_error(state, &error));
+        return Err(Box::new(fake_error(state, &error)));
     }
-    authorize(state, req, query).err()
+    authorize(state, req, query)
 }
 
-/// Checks the Page token (`Authorization: Bearer` or `access_token`) and, when an app secret is
-/// expected, the `appsecret_proof`; returns the token, or the refusal to answer. Records the
-/// proof either way.
-#[allow(clippy::result_large_err)] // a test double's answer, built once per refused call
-fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Result<String, HttpResponse> {
-    let proof = query.get("appsecret_proof").cloned();
-    state.last_appsecret_proof.clone_from(&proof);
-    let token = req
-        .headers()
+/// The access token of a request: `Authorization: Bearer`, else `access_token`.
+fn token_of(req: &HttpRequest, query: &Query) -> Option<String> {
+    req.headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
-        .or_else(|| query.get("access_token").cloned());
-    let Some(token) = token.filter(|t| t == FAKE_PAGE_TOKEN || state.tokens.contains(t)) else {
-        return Err(graph_error(
+        .or_else(|| query.get("access_token").cloned())
+}
+
+/// Checks the Page token (`Authorization: Bearer` or `access_token`: `FAKE_PAGE_TOKEN` or one
+/// added) and, when an app secret is expected, the `appsecret_proof`; answers the refusal, or
+/// gives the token. Records the proof either way.
+fn authorize(
+    state: &mut State,
+    req: &HttpRequest,
+    query: &Query,
+) -> Result<String, Box<HttpResponse>> {
+    let proof = query.get("appsecret_proof").cloned();
+    state.last_appsecret_proof.clone_from(&proof);
+    let Some(token) = token_of(req, query).filter(|t| state.accepts(t)) else {
+        return Err(Box::new(graph_error(
             state,
             400,
             190,
             None,
             "Invalid OAuth access token - Cannot parse access token",
-        ));
+        )));
     };
     if let Some(secret) = &state.app_secret {
         let expected = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
@@ -264,13 +276,13 @@ fn authorize(state: &mut State, req: &HttpRequest, query: &Query) -> Result<Stri
             })
             .ok();
         if proof.is_none() || proof != expected {
-            return Err(graph_error(
+            return Err(Box::new(graph_error(
                 state,
                 400,
                 100,
                 None,
                 "Invalid appsecret_proof provided in the API argument",
-            ));
+            )));
         }
     }
     Ok(token)

@@ -10,8 +10,12 @@
 //! | `POST /{version}/me/messenger_profile` | checks a few rules (known properties, greeting and menu limits, a `default` locale, Get Started before the persistent menu), then merges the properties |
 //! | `DELETE /{version}/me/messenger_profile` | body `{"fields":[..]}`: removes those properties |
 //!
-//! Every Messenger Profile request is recorded (method, `fields`, body) in
+//! Every Messenger Profile request is recorded (method, `fields`, body, token) in
 //! [`FakeGraph::messenger_profile_requests`].
+//!
+//! The fake is one Page, whose token is [`FAKE_PAGE_TOKEN`]; [`FakeGraph::add_page_token`] makes
+//! it accept another Page's token too, with a Messenger Profile of that Page's own
+//! ([`FakeGraph::messenger_profile_of`]): `me` is the Page of the token, as on Graph.
 //!
 //! Every error answer is a Graph error object with a `fbtrace_id` of the form `FAKE<n>`, except
 //! a scripted [`FakeError::http`] (a bare HTTP error, as an edge or a proxy sends, optionally
@@ -74,6 +78,9 @@ pub struct ProfileRequest {
     /// The JSON body (`POST`, `DELETE`); `Value::Null` when there was none, a JSON string when
     /// it was not JSON.
     pub body: Value,
+    /// The access token it carried (`Authorization: Bearer` or `access_token`), accepted or
+    /// not: which Page it was made for.
+    pub token: Option<String>,
 }
 
 /// A scripted Graph failure: what the fake answers instead of handling a request.
@@ -209,11 +216,6 @@ impl FakeGraph {
     /// Every accepted Send API body, in arrival order.
     pub fn sent(&self) -> Vec<Value> {
         self.shared.state().sent.clone()
-    }
-
-    /// From now on, also accept `token` as a Page token (one fake serving several Pages).
-    pub fn accept_token(&self, token: &str) {
-        self.shared.state().tokens.push(token.to_owned());
     }
 
     /// From now on, answer every send carrying `token` with `error` (`None`: stop), the way
@@ -388,6 +390,39 @@ impl FakeGraph {
         Value::Object(self.shared.state().messenger_profile.clone())
     }
 
+    /// From now on, accept `token` too, as the token of another Page: its requests are
+    /// answered like [`FAKE_PAGE_TOKEN`]'s, and its Messenger Profile calls act on a profile of
+    /// its own ([`FakeGraph::messenger_profile_of`]), empty at first.
+    pub fn add_page_token(&self, token: &str) {
+        if token != FAKE_PAGE_TOKEN {
+            self.shared
+                .state()
+                .other_pages
+                .entry(token.to_owned())
+                .or_default();
+        }
+    }
+
+    /// The Messenger Profile properties of the Page of `token` ([`FAKE_PAGE_TOKEN`] or one
+    /// added with [`FakeGraph::add_page_token`]), as one JSON object; `{}` for an unknown one.
+    pub fn messenger_profile_of(&self, token: &str) -> Value {
+        let mut state = self.shared.state();
+        Value::Object(state.profile_of(token).cloned().unwrap_or_default())
+    }
+
+    /// Replaces the Messenger Profile properties of the Page of `token` (accepting it as
+    /// [`FakeGraph::add_page_token`] does) without counting a call.
+    pub fn set_messenger_profile_of(&self, token: &str, props: Value) {
+        self.add_page_token(token);
+        let mut state = self.shared.state();
+        if let Some(profile) = state.profile_of(token) {
+            *profile = match props {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            };
+        }
+    }
+
     /// Replaces the Messenger Profile properties without counting a call (to start a test from
     /// a Page that already has settings). A value that is not an object clears them.
     pub fn set_messenger_profile(&self, props: Value) {
@@ -483,6 +518,8 @@ struct State {
     profile_errors: HashMap<String, FakeError>,
     profile_calls: usize,
     messenger_profile: Map<String, Value>,
+    /// The Messenger Profiles of the Pages added by token ([`FakeGraph::add_page_token`]).
+    other_pages: HashMap<String, Map<String, Value>>,
     messenger_profile_calls: usize,
     messenger_profile_requests: Vec<ProfileRequest>,
     messenger_profile_failures: VecDeque<Option<FakeError>>,
@@ -492,8 +529,6 @@ struct State {
     traces: u64,
     discard_sent: bool,
     send_hook: Option<SendHook>,
-    /// Page tokens accepted besides [`FAKE_PAGE_TOKEN`] (see [`FakeGraph::accept_token`]).
-    tokens: Vec<String>,
     /// The token each accepted send carried, in the order of `sent`.
     sent_tokens: Vec<String>,
     /// Sends carrying this token are answered with this error, every time.
@@ -504,6 +539,20 @@ struct State {
 type SendHook = Arc<dyn Fn(&Value) + Send + Sync>;
 
 impl State {
+    /// Whether `token` is a Page's: [`FAKE_PAGE_TOKEN`] or one added.
+    fn accepts(&self, token: &str) -> bool {
+        token == FAKE_PAGE_TOKEN || self.other_pages.contains_key(token)
+    }
+
+    /// The Messenger Profile of the Page of `token`, if the fake accepts it.
+    fn profile_of(&mut self, token: &str) -> Option<&mut Map<String, Value>> {
+        if token == FAKE_PAGE_TOKEN {
+            Some(&mut self.messenger_profile)
+        } else {
+            self.other_pages.get_mut(token)
+        }
+    }
+
     fn next_trace(&mut self) -> String {
         self.traces += 1;
         format!("FAKE{}", self.traces)
