@@ -114,7 +114,8 @@ pub(super) const RECORD_ALL_SQL: &str = "INSERT INTO deliveries (event_id, seq, 
      SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], \
      $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], \
      $12::text[]) \
-     ON CONFLICT (event_id, seq) DO UPDATE SET page_id = excluded.page_id, psid = excluded.psid, \
+     ON CONFLICT (event_id, seq) DO UPDATE SET page_id = excluded.page_id, \
+     psid = excluded.psid, \
      request = excluded.request, status = excluded.status, \
      message_id = excluded.message_id, error_code = excluded.error_code, \
      error_subcode = excluded.error_subcode, error_message = excluded.error_message, \

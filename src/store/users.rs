@@ -112,8 +112,9 @@ pub fn ensure(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<User, Stor
 
 /// A new user of Page `page_id` stored with the outcome of their first profile fetch, in one
 /// statement: `profile` as fetched at `fetched_at`, or, when the fetch failed, only
-/// `fetched_at` (the time to count the profile's age from). If another worker stored the same user meanwhile,
-/// its row gets the profile instead, as [`save_profile`] would. Returns the user as stored.
+/// `fetched_at` (the time to count the profile's age from). If another worker stored the same
+/// user meanwhile, its row gets the profile instead, as [`save_profile`] would. Returns the
+/// user as stored.
 ///
 /// The pipeline stores its new users in groups ([`NewProfiledUser`]); this is one alone.
 pub fn create_with_profile(
@@ -274,7 +275,8 @@ fn create_all_postgres(
          failed AS (INSERT INTO users (psid, page_id, thumbups, created_at, updated_at, \
          profile_fetched_at) \
          SELECT psid, page_id, 0, $11, $11, fetched_at FROM v WHERE NOT fetched \
-         ON CONFLICT (page_id, psid) DO UPDATE SET profile_fetched_at = excluded.profile_fetched_at \
+         ON CONFLICT (page_id, psid) \
+         DO UPDATE SET profile_fetched_at = excluded.profile_fetched_at \
          RETURNING *) \
          SELECT * FROM fetched UNION ALL SELECT * FROM failed";
 

@@ -1,5 +1,5 @@
-//! Delivery and read watermarks: the highest seen per user (a Page and a PSID). Raising a maximum is idempotent,
-//! so retried and out-of-order receipts need no event key.
+//! Delivery and read watermarks: the highest seen per user (a Page and a PSID). Raising a
+//! maximum is idempotent, so retried and out-of-order receipts need no event key.
 
 use diesel::prelude::*;
 

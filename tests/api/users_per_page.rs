@@ -194,29 +194,39 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const USERS_PER_PAGE: &str = "20261211000001";
 
 /// Runs the pending migrations of `conn`'s backend whose version `run` accepts, oldest first;
-/// returns their versions.
-fn migrate(conn: &mut DbConn, run: impl Fn(&str) -> bool) -> Vec<String> {
-    fn each<DB, C, S>(conn: &mut C, source: S, run: impl Fn(&str) -> bool) -> Vec<String>
+/// returns their versions, or the first one's error.
+fn try_migrate(conn: &mut DbConn, run: impl Fn(&str) -> bool) -> Result<Vec<String>, String> {
+    fn each<DB, C, S>(
+        conn: &mut C,
+        source: S,
+        run: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, String>
     where
         DB: diesel::backend::Backend,
         C: MigrationHarness<DB>,
         S: MigrationSource<DB>,
     {
-        let pending = conn.pending_migrations(source).unwrap();
+        let pending = conn.pending_migrations(source).map_err(|e| e.to_string())?;
         let mut ran = Vec::new();
         for migration in pending {
             let version = migration.name().version().to_string();
             if run(&version) {
-                conn.run_migration(&*migration).unwrap();
+                conn.run_migration(&*migration)
+                    .map_err(|e| format!("{version}: {e}"))?;
                 ran.push(version);
             }
         }
-        ran
+        Ok(ran)
     }
     match conn {
         DbConn::Postgres(c) => each(c, POSTGRES_MIGRATIONS, run),
         DbConn::Sqlite(c) => each(c, SQLITE_MIGRATIONS, run),
     }
+}
+
+/// [`try_migrate`], which must succeed.
+fn migrate(conn: &mut DbConn, run: impl Fn(&str) -> bool) -> Vec<String> {
+    try_migrate(conn, run).unwrap()
 }
 
 /// A connection to `database`, migrated up to the version before users_per_page.
@@ -599,6 +609,53 @@ fn a_database_without_a_page_keeps_its_rows_under_none(database: TestDatabase) {
     assert_eq!(defaulted[0].page_id, "");
 }
 
+#[derive(Debug, PartialEq, QueryableByName)]
+struct Note {
+    #[diesel(sql_type = Text)]
+    psid: String,
+    #[diesel(sql_type = Text)]
+    note: String,
+}
+
+fn a_foreign_key_to_users_stops_the_migration_before_anything_changes(database: TestDatabase) {
+    let mut conn = before_users_per_page(&database);
+    let old = OldRows {
+        events: &[(1, Some("P1"), "u1")],
+        users: &[("u1", Some("P1"))],
+        facts: &[(1, "u1")],
+        deliveries: &[(1, 0, Some("u1"))],
+        watermarks: &[("u1", "read")],
+    };
+    fill(&mut conn, &old);
+    // A bot's table that references users by PSID: rebuilding or re-keying users would
+    // delete (cascade) or orphan its rows.
+    conn.batch_execute(
+        "CREATE TABLE bot_notes (psid TEXT NOT NULL REFERENCES users (psid) ON DELETE CASCADE, \
+         note TEXT NOT NULL); INSERT INTO bot_notes (psid, note) VALUES ('u1', 'kept');",
+    )
+    .unwrap();
+    let refused = try_migrate(&mut conn, |v| v == USERS_PER_PAGE);
+    assert!(refused.is_err(), "{refused:?}");
+    let notes = |conn: &mut DbConn| -> Vec<Note> { rows(conn, "SELECT psid, note FROM bot_notes") };
+    let kept = [Note {
+        psid: "u1".into(),
+        note: "kept".into(),
+    }];
+    assert_eq!(notes(&mut conn), kept);
+
+    // Nothing of it was left half done: once the key is gone, it runs as on any database.
+    conn.batch_execute(
+        "CREATE TABLE bot_notes_unkeyed (psid TEXT NOT NULL, note TEXT NOT NULL); \
+         INSERT INTO bot_notes_unkeyed SELECT psid, note FROM bot_notes; DROP TABLE bot_notes; \
+         ALTER TABLE bot_notes_unkeyed RENAME TO bot_notes;",
+    )
+    .unwrap();
+    run_users_per_page(&mut conn);
+    assert_facts(&mut conn, &[(1, "u1", "P1")]);
+    assert_eq!(users_of(&mut conn), [user_row("P1", "u1", 0)]);
+    assert_eq!(notes(&mut conn), kept);
+}
+
 /// Each migration test on SQLite, and on Postgres when PAGEBOT_TEST_DATABASE_URL was set at
 /// build time (reported as ignored without it).
 macro_rules! migration_test {
@@ -627,3 +684,4 @@ macro_rules! migration_test {
 migration_test!(existing_rows_get_the_page_of_their_event_else_their_user_on_two_pages);
 migration_test!(existing_rows_without_a_page_get_the_only_page_of_the_database);
 migration_test!(a_database_without_a_page_keeps_its_rows_under_none);
+migration_test!(a_foreign_key_to_users_stops_the_migration_before_anything_changes);

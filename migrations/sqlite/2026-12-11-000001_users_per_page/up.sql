@@ -14,6 +14,19 @@
 -- the Page stored on their user (users.page_id), else the one Page the database knows when it
 -- knows exactly one (among users and inbox_events), else ''.
 
+-- The rebuild drops users and watermarks, which with foreign keys on (pagebot's connections
+-- turn them on) deletes their rows first, and would cascade to a bot's table that references
+-- them (Postgres refuses to drop their primary keys then). Refuse instead, before anything
+-- changes: such a key must be dropped first.
+CREATE TEMPORARY TABLE pagebot_users_per_page_check (
+    foreign_keys_to_users_or_watermarks INTEGER
+        CHECK (foreign_keys_to_users_or_watermarks = 0)
+);
+INSERT INTO pagebot_users_per_page_check
+SELECT count(*) FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f
+ WHERE m.type = 'table' AND lower(f."table") IN ('users', 'watermarks');
+DROP TABLE pagebot_users_per_page_check;
+
 CREATE TEMPORARY TABLE pagebot_only_page AS
 SELECT page_id FROM (
     SELECT min(known.page_id) AS page_id, count(DISTINCT known.page_id) AS pages
