@@ -65,6 +65,7 @@ impl Handler for AccountLinking {
         };
         let row = account_links::AccountLink {
             event_id: cx.event.inbox_id,
+            page_id: cx.event.page_id.clone().unwrap_or_default(),
             psid: psid.to_owned(),
             status: status.clone(),
             authorization_code: linking.authorization_code.clone(),

@@ -51,6 +51,7 @@ impl Handler for Authentication {
         ];
         let row = optins::Optin {
             event_id: cx.event.inbox_id,
+            page_id: cx.event.page_id.clone().unwrap_or_default(),
             psid: cx.psid().map(str::to_owned),
             user_ref: optin.user_ref,
             ref_: optin.ref_,

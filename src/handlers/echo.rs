@@ -110,6 +110,7 @@ impl Handler for Echo {
         if self.store {
             let row = echoes::Echo {
                 event_id: cx.event.inbox_id,
+                page_id: cx.event.page_id.clone().unwrap_or_default(),
                 psid: cx
                     .event
                     .messaging

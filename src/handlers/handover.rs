@@ -80,6 +80,7 @@ impl Handler for Handover {
         };
         let row = handovers::Handover {
             event_id: cx.event.inbox_id,
+            page_id: cx.event.page_id.clone().unwrap_or_default(),
             psid: cx.psid().map(str::to_owned),
             action: name.to_owned(),
             previous_owner_app_id: field(value, "previous_owner_app_id"),

@@ -26,12 +26,12 @@ impl Location {
     }
 }
 
-/// The rows to store for `message`: each `location` attachment with coordinates, keyed by its
-/// position in the message.
+/// The rows to store for `message` of the user (Page id, PSID): each `location` attachment
+/// with coordinates, keyed by its position in the message.
 pub(crate) fn location_rows(
     message: &Message,
     event_id: i64,
-    psid: &str,
+    (page_id, psid): (&str, &str),
     time: i64,
 ) -> Vec<locations::Location> {
     let created_at = now_ms();
@@ -46,6 +46,7 @@ pub(crate) fn location_rows(
             Some(locations::Location {
                 event_id,
                 seq: i32::try_from(i).ok()?,
+                page_id: page_id.to_owned(),
                 psid: psid.to_owned(),
                 lat: coordinates.lat,
                 long: coordinates.long,
@@ -63,14 +64,15 @@ pub(crate) fn location_rows(
 impl Handler for Location {
     fn should_handle(&self, cx: &Context) -> bool {
         cx.psid().is_some()
-            && user_message(cx).is_some_and(|m| !location_rows(m, 0, "", 0).is_empty())
+            && user_message(cx).is_some_and(|m| !location_rows(m, 0, ("", ""), 0).is_empty())
     }
 
     async fn handle(&self, cx: &mut Context) -> Result<(), HandlerError> {
         let (Some(psid), Some(message)) = (cx.psid(), user_message(cx)) else {
             return Ok(());
         };
-        let rows = location_rows(message, cx.event.inbox_id, psid, event_time(cx));
+        let page_id = cx.event.page_id.as_deref().unwrap_or_default();
+        let rows = location_rows(message, cx.event.inbox_id, (page_id, psid), event_time(cx));
         let Some(first) = rows.first() else {
             return Ok(());
         };
@@ -107,7 +109,7 @@ mod tests {
             {"type": "location", "payload": {"title": "Home", "coordinates": {"lat": -1.5, "long": 2}}}
         ]}))
         .unwrap();
-        let rows = location_rows(&message, 9, "u", 1234);
+        let rows = location_rows(&message, 9, ("p", "u"), 1234);
         let got: Vec<_> = rows
             .iter()
             .map(|r| (r.seq, r.lat, r.long, r.title.as_deref(), r.url.as_deref()))
@@ -120,6 +122,7 @@ mod tests {
             ]
         );
         assert!(rows.iter().all(|r| r.event_id == 9
+            && r.page_id == "p"
             && r.psid == "u"
             && r.mid.as_deref() == Some("m_1")
             && r.time == 1234));

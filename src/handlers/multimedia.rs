@@ -90,12 +90,14 @@ impl Handler for Multimedia {
         }
         if self.store {
             let (time, created_at) = (event_time(cx), now_ms());
+            let page_id = cx.event.page_id.as_deref().unwrap_or_default();
             let rows: Vec<media::Media> = wanted
                 .iter()
                 .filter_map(|(i, a)| {
                     Some(media::Media {
                         event_id: cx.event.inbox_id,
                         seq: i32::try_from(*i).ok()?,
+                        page_id: page_id.to_owned(),
                         psid: psid.to_owned(),
                         kind: a.kind.clone(),
                         url: url_of(a),

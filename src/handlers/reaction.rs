@@ -84,6 +84,7 @@ impl Handler for Reaction {
         ];
         let row = reactions::Reaction {
             event_id: cx.event.inbox_id,
+            page_id: cx.event.page_id.clone().unwrap_or_default(),
             psid: psid.to_owned(),
             mid: r.mid,
             reaction: r.reaction,

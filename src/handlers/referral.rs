@@ -51,6 +51,7 @@ impl Handler for Referral {
         ];
         let row = referrals::Referral {
             event_id: cx.event.inbox_id,
+            page_id: cx.event.page_id.clone().unwrap_or_default(),
             psid: psid.to_owned(),
             ref_: r.ref_,
             source: r.source,

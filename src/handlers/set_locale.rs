@@ -63,13 +63,13 @@ impl Handler for SetLocale {
         let (Some(psid), Some(locale)) = (cx.psid().map(str::to_owned), self.wanted(cx)) else {
             return Ok(());
         };
-        let page_id = cx.event.page_id.clone();
+        let page_id = cx.event.page_id.clone().unwrap_or_default();
         let user = cx
             .store()
             .run(move |conn| {
-                users::ensure(conn, &psid, page_id.as_deref())?;
-                users::choose_locale(conn, &psid, &locale)?;
-                users::find(conn, &psid)
+                users::ensure(conn, &page_id, &psid)?;
+                users::choose_locale(conn, &page_id, &psid, &locale)?;
+                users::find(conn, &page_id, &psid)
             })
             .await?;
         if let Some(user) = user {

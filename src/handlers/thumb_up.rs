@@ -65,16 +65,16 @@ impl Handler for ThumbUp {
         };
         let row = thumbs_up::ThumbUp {
             event_id: cx.event.inbox_id,
+            page_id: cx.event.page_id.clone().unwrap_or_default(),
             psid: psid.to_owned(),
             mid: message.mid.clone(),
             sticker_id: sticker_id.to_owned(),
             event_time: event_time(cx),
             created_at: now_ms(),
         };
-        let page_id = cx.event.page_id.clone();
         let count = cx
             .store()
-            .run(move |conn| thumbs_up::record(conn, &row, page_id.as_deref()))
+            .run(move |conn| thumbs_up::record(conn, &row))
             .await?;
         if let Some(user) = cx.user.as_mut() {
             user.thumbups = count;

@@ -100,7 +100,7 @@ impl Handler for UserProfile {
         let Some(psid) = cx.psid().map(str::to_owned) else {
             return Ok(());
         };
-        let page_id = cx.event.page_id.clone();
+        let page_id = cx.event.page_id.clone().unwrap_or_default();
         // A chat-plugin guest (user_ref) has no profile to fetch.
         let is_guest = cx
             .event
@@ -111,8 +111,10 @@ impl Handler for UserProfile {
         let stored = match cx.take_prefetched_user() {
             Some(stored) => stored,
             None => {
-                let psid = psid.clone();
-                cx.store().run(move |conn| users::find(conn, &psid)).await?
+                let (page_id, psid) = (page_id.clone(), psid.clone());
+                cx.store()
+                    .run(move |conn| users::find(conn, &page_id, &psid))
+                    .await?
             }
         };
         let ttl_ms = i64::try_from(cx.profile_ttl().as_millis()).unwrap_or(i64::MAX);
@@ -125,7 +127,7 @@ impl Handler for UserProfile {
             if is_guest {
                 let user = cx
                     .store()
-                    .run(move |conn| users::ensure(conn, &psid, page_id.as_deref()))
+                    .run(move |conn| users::ensure(conn, &page_id, &psid))
                     .await?;
                 cx.set_user(user);
                 return Ok(());
@@ -139,8 +141,8 @@ impl Handler for UserProfile {
             };
             let user = cx
                 .store_new_user(users::NewProfiledUser {
-                    psid,
                     page_id,
+                    psid,
                     profile: update,
                     fetched_at,
                 })
@@ -165,8 +167,8 @@ impl Handler for UserProfile {
         let user = cx
             .store()
             .run(move |conn| match &update {
-                Some(update) => users::save_profile(conn, &psid, update, now),
-                None => users::touch_profile_fetch(conn, &psid, failed_fetch_at),
+                Some(update) => users::save_profile(conn, &page_id, &psid, update, now),
+                None => users::touch_profile_fetch(conn, &page_id, &psid, failed_fetch_at),
             })
             .await?;
         if let Some(user) = user {

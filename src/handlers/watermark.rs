@@ -56,8 +56,9 @@ impl Handler for Watermark {
             return Ok(());
         };
         let receipt = self.receipt;
+        let page_id = cx.event.page_id.clone().unwrap_or_default();
         cx.store()
-            .run(move |conn| watermarks::raise(conn, &psid, receipt, watermark))
+            .run(move |conn| watermarks::raise(conn, &page_id, &psid, receipt, watermark))
             .await?;
         Ok(())
     }

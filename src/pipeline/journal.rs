@@ -145,6 +145,7 @@ mod tests {
         NewDelivery {
             event_id,
             seq,
+            page_id: String::new(),
             psid: None,
             request: "{}".into(),
             status: deliveries::SENT.to_owned(),

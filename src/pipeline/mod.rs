@@ -214,23 +214,24 @@ impl Pipeline {
                     .map(|event| event.id)
                     .collect();
                 let mut sent = deliveries::sent_seqs_of(conn, &ids)?;
-                // The senders' stored rows in one query, for `user_profile`.
-                let psids: Vec<&str> = match read_users {
-                    true => events.iter().filter_map(|e| e.psid.as_deref()).collect(),
-                    false => Vec::new(),
-                };
-                let stored = match psids.is_empty() {
-                    true => None,
-                    false => Some(users::find_all(conn, &psids)?),
-                };
-                // Their conversations in one query: read after the claim, so after the commit
-                // that finished each user's previous event (and moved their step).
+                // A user is a Page and a PSID (`""` for an event that names no Page).
                 fn key(event: &InboxEvent) -> Option<(&str, &str)> {
                     event
                         .psid
                         .as_deref()
                         .map(|psid| (event.page_id.as_deref().unwrap_or_default(), psid))
                 }
+                // The senders' stored rows in one query, for `user_profile`.
+                let keys: Vec<(&str, &str)> = match read_users {
+                    true => events.iter().filter_map(key).collect(),
+                    false => Vec::new(),
+                };
+                let stored = match keys.is_empty() {
+                    true => None,
+                    false => Some(users::find_all(conn, &keys)?),
+                };
+                // Their conversations in one query: read after the claim, so after the commit
+                // that finished each user's previous event (and moved their step).
                 let flows = match read_conversations {
                     true => {
                         let keys: Vec<(&str, &str)> = events.iter().filter_map(key).collect();
@@ -243,7 +244,9 @@ impl Pipeline {
                     .map(|event| Claimed {
                         sent: sent.remove(&event.id).unwrap_or_default(),
                         user: stored.as_ref().and_then(|stored| {
-                            event.psid.as_deref().map(|psid| stored.get(psid).cloned())
+                            key(&event).map(|(page, psid)| {
+                                stored.get(&(page.to_owned(), psid.to_owned())).cloned()
+                            })
                         }),
                         conversation: flows.as_ref().and_then(|flows| {
                             key(&event).map(|(page, psid)| {

@@ -96,7 +96,7 @@ impl TestContext {
         let mut cx = Context::new(event, services);
         cx.set_user(User {
             psid: PSID.into(),
-            page_id: None,
+            page_id: "p_1".into(),
             first_name: None,
             last_name: None,
             profile_pic: None,

@@ -11,6 +11,8 @@ use super::{DbConn, Store, StoreError};
 pub struct AccountLink {
     /// The inbox event (the idempotency key).
     pub event_id: i64,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// The user.
     pub psid: String,
     /// `linked` or `unlinked`.
@@ -32,9 +34,14 @@ pub fn record(conn: &mut DbConn, row: &AccountLink) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The user's latest linking or unlinking.
-pub fn latest(conn: &mut DbConn, psid: &str) -> Result<Option<AccountLink>, StoreError> {
+/// The latest linking or unlinking of `psid` on Page `page_id`.
+pub fn latest(
+    conn: &mut DbConn,
+    page_id: &str,
+    psid: &str,
+) -> Result<Option<AccountLink>, StoreError> {
     Ok(account_links::table
+        .filter(account_links::page_id.eq(page_id))
         .filter(account_links::psid.eq(psid))
         .order((
             account_links::event_time.desc(),
@@ -46,10 +53,15 @@ pub fn latest(conn: &mut DbConn, psid: &str) -> Result<Option<AccountLink>, Stor
 }
 
 impl Store {
-    /// The user's latest linking or unlinking: `status` says whether the account is linked
-    /// now, `authorization_code` what the link carried.
-    pub async fn account_link(&self, psid: &str) -> Result<Option<AccountLink>, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| latest(conn, &psid)).await
+    /// The latest linking or unlinking of user `psid` on Page `page_id` (`""` for events
+    /// without one): `status` says whether the account is linked now, `authorization_code`
+    /// what the link carried.
+    pub async fn account_link(
+        &self,
+        page_id: &str,
+        psid: &str,
+    ) -> Result<Option<AccountLink>, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| latest(conn, &page_id, &psid)).await
     }
 }

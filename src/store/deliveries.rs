@@ -17,6 +17,8 @@ pub struct Delivery {
     pub event_id: i64,
     /// Its position among the event's outgoing messages.
     pub seq: i32,
+    /// The Page that sent it (its event's; `""` when the event named none).
+    pub page_id: String,
     /// The recipient.
     pub psid: Option<String>,
     /// The Send API body (JSON).
@@ -45,6 +47,8 @@ pub struct NewDelivery {
     pub event_id: i64,
     /// Position among the event's outgoing messages.
     pub seq: i32,
+    /// The Page that sends it (its event's; `""` when the event named none).
+    pub page_id: String,
     /// The recipient.
     pub psid: Option<String>,
     /// The Send API body (JSON).
@@ -101,19 +105,26 @@ pub fn record_all(conn: &mut DbConn, records: &[&NewDelivery]) -> Result<(), Sto
     Ok(())
 }
 
-/// [`record_all`]'s statement on Postgres, its columns bound as arrays `$1` to `$11` by
-/// [`bind_record_all`] (also run inside [`super::inbox::record_and_finish_all`]).
+/// [`record_all`]'s statement on Postgres, its columns bound as arrays from `$1` on
+/// ([`RECORD_ALL_PARAMS`] of them) by [`bind_record_all`] (also run inside
+/// [`super::inbox::record_and_finish_all`]).
 pub(super) const RECORD_ALL_SQL: &str = "INSERT INTO deliveries (event_id, seq, psid, request, \
-     status, message_id, error_code, error_subcode, error_message, fbtrace_id, created_at) \
+     status, message_id, error_code, error_subcode, error_message, fbtrace_id, created_at, \
+     page_id) \
      SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], \
-     $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[]) \
-     ON CONFLICT (event_id, seq) DO UPDATE SET psid = excluded.psid, \
+     $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], \
+     $12::text[]) \
+     ON CONFLICT (event_id, seq) DO UPDATE SET page_id = excluded.page_id, \
+     psid = excluded.psid, \
      request = excluded.request, status = excluded.status, \
      message_id = excluded.message_id, error_code = excluded.error_code, \
      error_subcode = excluded.error_subcode, error_message = excluded.error_message, \
      fbtrace_id = excluded.fbtrace_id, created_at = excluded.created_at";
 
-/// Binds the columns of `rows` as [`RECORD_ALL_SQL`]'s eleven arrays.
+/// How many parameters [`RECORD_ALL_SQL`] binds (one array per column).
+pub(super) const RECORD_ALL_PARAMS: usize = 12;
+
+/// Binds the columns of `rows` as [`RECORD_ALL_SQL`]'s twelve arrays.
 pub(super) fn bind_record_all<'a>(query: Prepared<'a>, rows: &[&'a NewDelivery]) -> Prepared<'a> {
     use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 
@@ -131,6 +142,7 @@ pub(super) fn bind_record_all<'a>(query: Prepared<'a>, rows: &[&'a NewDelivery])
         .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.error_message.as_deref()))
         .bind::<Array<Nullable<Text>>, _>(column(rows, |d| d.fbtrace_id.as_deref()))
         .bind::<Array<BigInt>, _>(column(rows, |d| d.created_at))
+        .bind::<Array<Text>, _>(column(rows, |d| d.page_id.as_str()))
 }
 
 /// For each of `event_ids` that has any, the positions of its messages that Facebook already

@@ -11,6 +11,8 @@ use super::{DbConn, Store, StoreError};
 pub struct Echo {
     /// The inbox event (the idempotency key).
     pub event_id: i64,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// The user the message was sent to (the echo's recipient).
     pub psid: Option<String>,
     /// The message id.
@@ -34,9 +36,10 @@ pub fn record(conn: &mut DbConn, row: &Echo) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every echo of a message sent to `psid`, oldest first.
-pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Echo>, StoreError> {
+/// Every echo of a message Page `page_id` sent to `psid`, oldest first.
+pub fn for_user(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<Vec<Echo>, StoreError> {
     Ok(echoes::table
+        .filter(echoes::page_id.eq(page_id))
         .filter(echoes::psid.eq(psid))
         .order((echoes::event_time, echoes::event_id))
         .select(Echo::as_select())
@@ -44,9 +47,10 @@ pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Echo>, StoreError> 
 }
 
 impl Store {
-    /// Every stored echo of a message the Page sent to the user, oldest first.
-    pub async fn echoes(&self, psid: &str) -> Result<Vec<Echo>, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| for_user(conn, &psid)).await
+    /// Every stored echo of a message Page `page_id` (`""` for events without one) sent to
+    /// the user `psid`, oldest first.
+    pub async fn echoes(&self, page_id: &str, psid: &str) -> Result<Vec<Echo>, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| for_user(conn, &page_id, &psid)).await
     }
 }

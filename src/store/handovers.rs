@@ -11,6 +11,8 @@ use super::{DbConn, Store, StoreError};
 pub struct Handover {
     /// The inbox event (the idempotency key).
     pub event_id: i64,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// The user whose thread it is; absent for `app_roles`.
     pub psid: Option<String>,
     /// `pass_thread_control`, `take_thread_control`, `request_thread_control` or `app_roles`.
@@ -40,9 +42,10 @@ pub fn record(conn: &mut DbConn, row: &Handover) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every handover event of `psid`'s thread, oldest first.
-pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Handover>, StoreError> {
+/// Every handover event of `psid`'s thread with Page `page_id`, oldest first.
+pub fn for_user(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<Vec<Handover>, StoreError> {
     Ok(handovers::table
+        .filter(handovers::page_id.eq(page_id))
         .filter(handovers::psid.eq(psid))
         .order((handovers::event_time, handovers::event_id))
         .select(Handover::as_select())
@@ -50,9 +53,10 @@ pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Handover>, StoreErr
 }
 
 impl Store {
-    /// Every handover event of the user's thread, oldest first.
-    pub async fn handovers(&self, psid: &str) -> Result<Vec<Handover>, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| for_user(conn, &psid)).await
+    /// Every handover event of the thread of user `psid` with Page `page_id` (`""` for
+    /// events without one), oldest first.
+    pub async fn handovers(&self, page_id: &str, psid: &str) -> Result<Vec<Handover>, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| for_user(conn, &page_id, &psid)).await
     }
 }

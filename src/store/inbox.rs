@@ -537,7 +537,7 @@ pub fn record_and_finish_all(
     let sql = format!(
         "WITH recorded AS ({}) {}",
         deliveries::RECORD_ALL_SQL,
-        finish_all_sql(12)
+        finish_all_sql(deliveries::RECORD_ALL_PARAMS + 1)
     );
     let query = deliveries::bind_record_all(Prepared::new(&sql), records);
     let held: Vec<HeldClaim> = bind_finish_all(query, finishes, now).load(pg)?;
@@ -969,7 +969,7 @@ mod tests {
         let journal = format!(
             "WITH recorded AS ({}) {}",
             super::super::deliveries::RECORD_ALL_SQL,
-            finish_all_sql(12)
+            finish_all_sql(super::super::deliveries::RECORD_ALL_PARAMS + 1)
         );
         diesel::sql_query(format!("PREPARE journal_plan AS {journal}"))
             .execute(pg)
@@ -977,7 +977,7 @@ mod tests {
         let plan = plan_of(
             pg,
             "EXPLAIN EXECUTE journal_plan('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', \
-             '{}', '{}', '{}', 1, '{1}', '{1}', '{done}', '{x}', '{NULL}', 'pending')",
+             '{}', '{}', '{}', '{}', 1, '{1}', '{1}', '{done}', '{x}', '{NULL}', 'pending')",
         );
         assert!(
             plan.contains("Index Scan using inbox_events_pkey on inbox_events e"),
@@ -1003,6 +1003,7 @@ mod tests {
         let delivery = crate::store::NewDelivery {
             event_id: claimed[1].id,
             seq: 0,
+            page_id: String::new(),
             psid: None,
             request: "{}".into(),
             status: crate::store::deliveries::SENT.to_owned(),
@@ -1140,6 +1141,7 @@ mod tests {
             let delivery = crate::store::NewDelivery {
                 event_id: id(key),
                 seq: 0,
+                page_id: String::new(),
                 psid: Some(key.to_owned()),
                 request: "{}".into(),
                 status: "sent".into(),

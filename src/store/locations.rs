@@ -13,6 +13,8 @@ pub struct Location {
     pub event_id: i64,
     /// The attachment's position in the message, from 0.
     pub seq: i32,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// Who shared it.
     pub psid: String,
     /// Latitude in degrees.
@@ -44,9 +46,10 @@ pub fn record(conn: &mut DbConn, rows: &[Location]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every location `psid` shared, oldest first.
-pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Location>, StoreError> {
+/// Every location `psid` shared with Page `page_id`, oldest first.
+pub fn for_user(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<Vec<Location>, StoreError> {
     Ok(locations::table
+        .filter(locations::page_id.eq(page_id))
         .filter(locations::psid.eq(psid))
         .order((locations::event_time, locations::event_id, locations::seq))
         .select(Location::as_select())
@@ -54,9 +57,10 @@ pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Location>, StoreErr
 }
 
 impl Store {
-    /// Every location the user shared, oldest first.
-    pub async fn locations(&self, psid: &str) -> Result<Vec<Location>, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| for_user(conn, &psid)).await
+    /// Every location the user `psid` shared with Page `page_id` (`""` for events without
+    /// one), oldest first.
+    pub async fn locations(&self, page_id: &str, psid: &str) -> Result<Vec<Location>, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| for_user(conn, &page_id, &psid)).await
     }
 }

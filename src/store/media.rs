@@ -13,6 +13,8 @@ pub struct Media {
     pub event_id: i64,
     /// The attachment's position in the message, from 0.
     pub seq: i32,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// Who sent it.
     pub psid: String,
     /// `image`, `audio`, `video` or `file`.
@@ -39,9 +41,10 @@ pub fn record(conn: &mut DbConn, rows: &[Media]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every attachment stored for `psid`, oldest first.
-pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Media>, StoreError> {
+/// Every attachment stored for `psid` of Page `page_id`, oldest first.
+pub fn for_user(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<Vec<Media>, StoreError> {
     Ok(media::table
+        .filter(media::page_id.eq(page_id))
         .filter(media::psid.eq(psid))
         .order((media::event_time, media::event_id, media::seq))
         .select(Media::as_select())
@@ -49,10 +52,10 @@ pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Media>, StoreError>
 }
 
 impl Store {
-    /// Every image, audio, video and file the `multimedia` handler stored for the user, oldest
-    /// first.
-    pub async fn media(&self, psid: &str) -> Result<Vec<Media>, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| for_user(conn, &psid)).await
+    /// Every image, audio, video and file the `multimedia` handler stored for the user `psid`
+    /// of Page `page_id` (`""` for events without one), oldest first.
+    pub async fn media(&self, page_id: &str, psid: &str) -> Result<Vec<Media>, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| for_user(conn, &page_id, &psid)).await
     }
 }

@@ -18,6 +18,8 @@ pub const STOP_NOTIFICATIONS: &str = "STOP NOTIFICATIONS";
 pub struct Optin {
     /// The inbox event (the idempotency key).
     pub event_id: i64,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// The user's PSID; absent for checkbox opt-ins, which have no sender.
     pub psid: Option<String>,
     /// The checkbox plugin's reference (send to it with `recipient.user_ref`).
@@ -50,6 +52,7 @@ impl std::fmt::Debug for Optin {
         let hidden = |t: &Option<String>| t.as_ref().map(|_| "<hidden>");
         f.debug_struct("Optin")
             .field("event_id", &self.event_id)
+            .field("page_id", &self.page_id)
             .field("psid", &self.psid)
             .field("user_ref", &self.user_ref)
             .field("ref_", &self.ref_)
@@ -81,25 +84,29 @@ pub fn record(conn: &mut DbConn, row: &Optin) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every opt-in of the user whose PSID or checkbox `user_ref` is `key`, oldest first.
-pub fn for_user(conn: &mut DbConn, key: &str) -> Result<Vec<Optin>, StoreError> {
+/// Every opt-in on Page `page_id` of the user whose PSID or checkbox `user_ref` is `key`,
+/// oldest first.
+pub fn for_user(conn: &mut DbConn, page_id: &str, key: &str) -> Result<Vec<Optin>, StoreError> {
     Ok(optins::table
+        .filter(optins::page_id.eq(page_id))
         .filter(optins::psid.eq(key).or(optins::user_ref.eq(key)))
         .order((optins::event_time, optins::event_id))
         .select(Optin::as_select())
         .load(conn)?)
 }
 
-/// The user's latest recurring-notification opt-in for `payload`, if it still lets the Page
-/// send: it has a token, the user did not stop notifications since, and the token has not
-/// expired at `now` (epoch ms).
+/// The latest recurring-notification opt-in of `psid` on Page `page_id` for `payload`, if it
+/// still lets the Page send: it has a token, the user did not stop notifications since, and
+/// the token has not expired at `now` (epoch ms).
 pub fn notification_token(
     conn: &mut DbConn,
+    page_id: &str,
     psid: &str,
     payload: &str,
     now: i64,
 ) -> Result<Option<Optin>, StoreError> {
     let latest = optins::table
+        .filter(optins::page_id.eq(page_id))
         .filter(optins::psid.eq(psid))
         .filter(optins::kind.eq("notification_messages"))
         .filter(optins::payload.eq(payload))
@@ -115,22 +122,24 @@ pub fn notification_token(
 }
 
 impl Store {
-    /// Every opt-in of the user whose PSID or checkbox `user_ref` is `key`, oldest first.
-    pub async fn optins(&self, key: &str) -> Result<Vec<Optin>, StoreError> {
-        let key = key.to_owned();
-        self.run(move |conn| for_user(conn, &key)).await
+    /// Every opt-in on Page `page_id` (`""` for events without one) of the user whose PSID or
+    /// checkbox `user_ref` is `key`, oldest first.
+    pub async fn optins(&self, page_id: &str, key: &str) -> Result<Vec<Optin>, StoreError> {
+        let (page_id, key) = (page_id.to_owned(), key.to_owned());
+        self.run(move |conn| for_user(conn, &page_id, &key)).await
     }
 
-    /// The opt-in whose `notification_messages_token` may be used now to send the user a
-    /// recurring notification about `payload`: `None` if they never opted in, stopped, or the
-    /// token expired.
+    /// The opt-in whose `notification_messages_token` Page `page_id` may use now to send the
+    /// user `psid` a recurring notification about `payload`: `None` if they never opted in,
+    /// stopped, or the token expired.
     pub async fn notification_token(
         &self,
+        page_id: &str,
         psid: &str,
         payload: &str,
     ) -> Result<Option<Optin>, StoreError> {
-        let (psid, payload) = (psid.to_owned(), payload.to_owned());
-        self.run(move |conn| notification_token(conn, &psid, &payload, super::now_ms()))
+        let (page_id, psid, payload) = (page_id.to_owned(), psid.to_owned(), payload.to_owned());
+        self.run(move |conn| notification_token(conn, &page_id, &psid, &payload, super::now_ms()))
             .await
     }
 }

@@ -11,6 +11,8 @@ use super::{DbConn, Store, StoreError};
 pub struct Reaction {
     /// The inbox event (the idempotency key).
     pub event_id: i64,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// Who reacted.
     pub psid: String,
     /// The message reacted to.
@@ -36,9 +38,10 @@ pub fn record(conn: &mut DbConn, row: &Reaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every reaction of `psid`, oldest first.
-pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Reaction>, StoreError> {
+/// Every reaction of `psid` on Page `page_id`, oldest first.
+pub fn for_user(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<Vec<Reaction>, StoreError> {
     Ok(reactions::table
+        .filter(reactions::page_id.eq(page_id))
         .filter(reactions::psid.eq(psid))
         .order((reactions::event_time, reactions::event_id))
         .select(Reaction::as_select())
@@ -46,9 +49,10 @@ pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Reaction>, StoreErr
 }
 
 impl Store {
-    /// Every reaction (and removal) of the user, oldest first.
-    pub async fn reactions(&self, psid: &str) -> Result<Vec<Reaction>, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| for_user(conn, &psid)).await
+    /// Every reaction (and removal) of the user `psid` on Page `page_id` (`""` for events
+    /// without one), oldest first.
+    pub async fn reactions(&self, page_id: &str, psid: &str) -> Result<Vec<Reaction>, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| for_user(conn, &page_id, &psid)).await
     }
 }

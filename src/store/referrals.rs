@@ -11,6 +11,8 @@ use super::{DbConn, Store, StoreError};
 pub struct Referral {
     /// The inbox event (the idempotency key).
     pub event_id: i64,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// The user.
     pub psid: String,
     /// The `ref` parameter of the link, ad or plugin.
@@ -41,9 +43,10 @@ pub fn record(conn: &mut DbConn, row: &Referral) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every referral of `psid`, oldest first.
-pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Referral>, StoreError> {
+/// Every referral of `psid` to Page `page_id`, oldest first.
+pub fn for_user(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<Vec<Referral>, StoreError> {
     Ok(referrals::table
+        .filter(referrals::page_id.eq(page_id))
         .filter(referrals::psid.eq(psid))
         .order((referrals::event_time, referrals::event_id))
         .select(Referral::as_select())
@@ -51,9 +54,10 @@ pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Vec<Referral>, StoreErr
 }
 
 impl Store {
-    /// Every referral of the user, oldest first.
-    pub async fn referrals(&self, psid: &str) -> Result<Vec<Referral>, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| for_user(conn, &psid)).await
+    /// Every referral of the user `psid` to Page `page_id` (`""` for events without one),
+    /// oldest first.
+    pub async fn referrals(&self, page_id: &str, psid: &str) -> Result<Vec<Referral>, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| for_user(conn, &page_id, &psid)).await
     }
 }

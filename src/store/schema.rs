@@ -6,10 +6,10 @@
 #![allow(missing_docs)] // the columns are documented by the migrations
 
 diesel::table! {
-    /// Users the bot has met, one row per PSID.
-    users (psid) {
+    /// Users the bot has met, one row per Page and PSID.
+    users (page_id, psid) {
         psid -> Text,
-        page_id -> Nullable<Text>,
+        page_id -> Text,
         first_name -> Nullable<Text>,
         last_name -> Nullable<Text>,
         profile_pic -> Nullable<Text>,
@@ -52,6 +52,7 @@ diesel::table! {
         id -> BigInt,
         event_id -> BigInt,
         seq -> Integer,
+        page_id -> Text,
         psid -> Nullable<Text>,
         request -> Text,
         status -> Text,
@@ -68,6 +69,7 @@ diesel::table! {
     /// One row per message carrying a thumbs-up "Like" sticker.
     thumbs_up (event_id) {
         event_id -> BigInt,
+        page_id -> Text,
         psid -> Text,
         mid -> Nullable<Text>,
         sticker_id -> Text,
@@ -81,6 +83,7 @@ diesel::table! {
     locations (event_id, seq) {
         event_id -> BigInt,
         seq -> Integer,
+        page_id -> Text,
         psid -> Text,
         lat -> Double,
         long -> Double,
@@ -97,6 +100,7 @@ diesel::table! {
     media (event_id, seq) {
         event_id -> BigInt,
         seq -> Integer,
+        page_id -> Text,
         psid -> Text,
         kind -> Text,
         url -> Nullable<Text>,
@@ -110,6 +114,7 @@ diesel::table! {
     /// Opt-ins, with notification tokens and their expiry.
     optins (event_id) {
         event_id -> BigInt,
+        page_id -> Text,
         psid -> Nullable<Text>,
         user_ref -> Nullable<Text>,
         #[sql_name = "ref"]
@@ -130,6 +135,7 @@ diesel::table! {
     /// Account linking and unlinking.
     account_links (event_id) {
         event_id -> BigInt,
+        page_id -> Text,
         psid -> Text,
         status -> Text,
         authorization_code -> Nullable<Text>,
@@ -140,7 +146,8 @@ diesel::table! {
 
 diesel::table! {
     /// The highest delivery and read watermark per user.
-    watermarks (psid, kind) {
+    watermarks (page_id, psid, kind) {
+        page_id -> Text,
         psid -> Text,
         kind -> Text,
         watermark -> BigInt,
@@ -152,6 +159,7 @@ diesel::table! {
     /// The Page's own messages echoed back.
     echoes (event_id) {
         event_id -> BigInt,
+        page_id -> Text,
         psid -> Nullable<Text>,
         mid -> Nullable<Text>,
         app_id -> Nullable<Text>,
@@ -165,6 +173,7 @@ diesel::table! {
     /// Reactions to messages and their removal.
     reactions (event_id) {
         event_id -> BigInt,
+        page_id -> Text,
         psid -> Text,
         mid -> Nullable<Text>,
         reaction -> Nullable<Text>,
@@ -179,6 +188,7 @@ diesel::table! {
     /// Referrals: m.me links, ads, chat plugin.
     referrals (event_id) {
         event_id -> BigInt,
+        page_id -> Text,
         psid -> Text,
         #[sql_name = "ref"]
         ref_ -> Nullable<Text>,
@@ -196,6 +206,7 @@ diesel::table! {
     /// Handover protocol events.
     handovers (event_id) {
         event_id -> BigInt,
+        page_id -> Text,
         psid -> Nullable<Text>,
         action -> Text,
         previous_owner_app_id -> Nullable<Text>,

@@ -12,6 +12,8 @@ use super::{DbConn, Store, StoreError, now_ms, write_transaction};
 pub struct ThumbUp {
     /// The inbox event of the message (the idempotency key).
     pub event_id: i64,
+    /// The Page the event came to (`""` when it named none).
+    pub page_id: String,
     /// Who sent it.
     pub psid: String,
     /// The message id.
@@ -24,36 +26,38 @@ pub struct ThumbUp {
     pub created_at: i64,
 }
 
-/// Stores `row` unless its event was stored before, keeps `users.thumbups` equal to the number
-/// of stored rows for the user, and returns that number.
-pub fn record(conn: &mut DbConn, row: &ThumbUp, page_id: Option<&str>) -> Result<i64, StoreError> {
+/// Stores `row` unless its event was stored before, keeps `users.thumbups` of the row's user
+/// (its Page and PSID) equal to the number of stored rows for them, and returns that number.
+pub fn record(conn: &mut DbConn, row: &ThumbUp) -> Result<i64, StoreError> {
     write_transaction(conn, |conn| {
-        super::users::ensure(conn, &row.psid, page_id)?;
+        super::users::ensure(conn, &row.page_id, &row.psid)?;
         per_backend!(conn, c => diesel::insert_into(thumbs_up::table)
             .values(row)
             .on_conflict_do_nothing()
             .execute(c))?;
-        let count = count(conn, &row.psid)?;
-        diesel::update(users::table.find(&row.psid))
+        let count = count(conn, &row.page_id, &row.psid)?;
+        diesel::update(users::table.find((&row.page_id, &row.psid)))
             .set((users::thumbups.eq(count), users::updated_at.eq(now_ms())))
             .execute(conn)?;
         Ok(count)
     })
 }
 
-/// How many messages with a thumbs-up sticker `psid` sent.
-pub fn count(conn: &mut DbConn, psid: &str) -> Result<i64, StoreError> {
+/// How many messages with a thumbs-up sticker `psid` sent to Page `page_id`.
+pub fn count(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<i64, StoreError> {
     Ok(thumbs_up::table
+        .filter(thumbs_up::page_id.eq(page_id))
         .filter(thumbs_up::psid.eq(psid))
         .count()
         .get_result(conn)?)
 }
 
 impl Store {
-    /// How many messages with a thumbs-up "Like" sticker (any size) the user sent; each message
-    /// counts once, whatever forms of the sticker it carried.
-    pub async fn thumbs_up_count(&self, psid: &str) -> Result<i64, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| count(conn, &psid)).await
+    /// How many messages with a thumbs-up "Like" sticker (any size) the user `psid` sent to
+    /// Page `page_id` (`""` for events without one); each message counts once, whatever forms
+    /// of the sticker it carried.
+    pub async fn thumbs_up_count(&self, page_id: &str, psid: &str) -> Result<i64, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| count(conn, &page_id, &psid)).await
     }
 }

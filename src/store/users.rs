@@ -1,4 +1,10 @@
 //! Users the bot has met: PSIDs, what the User Profile API told us, and their counters.
+//!
+//! A PSID is page-scoped, so a user is a Page and a PSID: the same person has another PSID
+//! (and another row) on each Page, and two Pages' equal PSIDs are two users. The Page is the
+//! webhook entry's id, `""` for an event that named none (as for conversations).
+
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
@@ -10,10 +16,10 @@ use super::{DbConn, StoreError, now_ms};
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
+    /// The Page the user talks to (`""` when their events named none): with the PSID, the key.
+    pub page_id: String,
     /// The page-scoped user id.
     pub psid: String,
-    /// The Page the user talks to.
-    pub page_id: Option<String>,
     /// From the User Profile API.
     pub first_name: Option<String>,
     /// From the User Profile API.
@@ -66,24 +72,24 @@ pub struct ProfileUpdate {
 #[derive(Insertable)]
 #[diesel(table_name = users)]
 struct NewUser<'a> {
+    page_id: &'a str,
     psid: &'a str,
-    page_id: Option<&'a str>,
     thumbups: i64,
     created_at: i64,
     updated_at: i64,
 }
 
-/// Stores `psid` if it is new and returns the user as stored.
+/// Stores `psid` of Page `page_id` if it is new and returns the user as stored.
 ///
 /// A read first: nearly every event comes from a user met before, and a read commits nothing.
-pub fn ensure(conn: &mut DbConn, psid: &str, page_id: Option<&str>) -> Result<User, StoreError> {
-    if let Some(user) = find(conn, psid)? {
+pub fn ensure(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<User, StoreError> {
+    if let Some(user) = find(conn, page_id, psid)? {
         return Ok(user);
     }
     let now = now_ms();
     let row = NewUser {
-        psid,
         page_id,
+        psid,
         thumbups: 0,
         created_at: now,
         updated_at: now,
@@ -98,28 +104,29 @@ pub fn ensure(conn: &mut DbConn, psid: &str, page_id: Option<&str>) -> Result<Us
         Some(user) => Ok(user),
         // Another worker stored the same new user meanwhile: its row is the one returned.
         None => Ok(users::table
-            .find(psid)
+            .find((page_id, psid))
             .select(User::as_select())
             .first(conn)?),
     }
 }
 
-/// A new user stored with the outcome of their first profile fetch, in one statement:
-/// `profile` as fetched at `fetched_at`, or, when the fetch failed, only `fetched_at` (the
-/// time to count the profile's age from). If another worker stored the same user meanwhile,
-/// its row gets the profile instead, as [`save_profile`] would. Returns the user as stored.
+/// A new user of Page `page_id` stored with the outcome of their first profile fetch, in one
+/// statement: `profile` as fetched at `fetched_at`, or, when the fetch failed, only
+/// `fetched_at` (the time to count the profile's age from). If another worker stored the same
+/// user meanwhile, its row gets the profile instead, as [`save_profile`] would. Returns the
+/// user as stored.
 ///
 /// The pipeline stores its new users in groups ([`NewProfiledUser`]); this is one alone.
 pub fn create_with_profile(
     conn: &mut DbConn,
+    page_id: &str,
     psid: &str,
-    page_id: Option<&str>,
     profile: Option<&ProfileUpdate>,
     fetched_at: i64,
 ) -> Result<User, StoreError> {
     let user = NewProfiledUser {
+        page_id: page_id.to_owned(),
         psid: psid.to_owned(),
-        page_id: page_id.map(str::to_owned),
         profile: profile.cloned(),
         fetched_at,
     };
@@ -143,8 +150,8 @@ fn create_one(conn: &mut DbConn, new: &NewProfiledUser, now: i64) -> Result<User
 
     let row = Row {
         user: NewUser {
+            page_id: &new.page_id,
             psid: &new.psid,
-            page_id: new.page_id.as_deref(),
             thumbups: 0,
             created_at: now,
             updated_at: now,
@@ -156,14 +163,14 @@ fn create_one(conn: &mut DbConn, new: &NewProfiledUser, now: i64) -> Result<User
     let stored = match &new.profile {
         Some(profile) => per_backend!(conn, c => diesel::insert_into(users::table)
             .values(&row)
-            .on_conflict(users::psid)
+            .on_conflict((users::page_id, users::psid))
             .do_update()
             .set((profile, fetched, users::updated_at.eq(now)))
             .returning(User::as_returning())
             .get_result(c))?,
         None => per_backend!(conn, c => diesel::insert_into(users::table)
             .values(&row)
-            .on_conflict(users::psid)
+            .on_conflict((users::page_id, users::psid))
             .do_update()
             .set(fetched)
             .returning(User::as_returning())
@@ -178,10 +185,10 @@ fn create_one(conn: &mut DbConn, new: &NewProfiledUser, now: i64) -> Result<User
 /// few commits instead of one each.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewProfiledUser {
+    /// The Page the user talks to (`""` when the event named none).
+    pub page_id: String,
     /// The page-scoped user id.
     pub psid: String,
-    /// The Page the user talks to.
-    pub page_id: Option<String>,
     /// The fetched profile, or `None` when the fetch failed.
     pub profile: Option<ProfileUpdate>,
     /// When the profile was fetched (or the fetch failed).
@@ -223,12 +230,7 @@ fn bind_new_users<'a>(
     };
     query
         .bind::<Array<Text>, _>(group.iter().map(|u| u.psid.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(
-            group
-                .iter()
-                .map(|u| u.page_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
+        .bind::<Array<Text>, _>(group.iter().map(|u| u.page_id.as_str()).collect::<Vec<_>>())
         .bind::<Array<Nullable<Text>>, _>(text(|p| p.first_name.clone()))
         .bind::<Array<Nullable<Text>>, _>(text(|p| p.last_name.clone()))
         .bind::<Array<Nullable<Text>>, _>(text(|p| p.profile_pic.clone()))
@@ -265,7 +267,7 @@ fn create_all_postgres(
          first_name, last_name, profile_pic, locale, timezone, gender, profile_fetched_at) \
          SELECT psid, page_id, 0, $11, $11, first_name, last_name, profile_pic, locale, \
          timezone, gender, fetched_at FROM v WHERE fetched \
-         ON CONFLICT (psid) DO UPDATE SET first_name = excluded.first_name, \
+         ON CONFLICT (page_id, psid) DO UPDATE SET first_name = excluded.first_name, \
          last_name = excluded.last_name, profile_pic = excluded.profile_pic, \
          locale = excluded.locale, timezone = excluded.timezone, gender = excluded.gender, \
          profile_fetched_at = excluded.profile_fetched_at, updated_at = excluded.updated_at \
@@ -273,7 +275,8 @@ fn create_all_postgres(
          failed AS (INSERT INTO users (psid, page_id, thumbups, created_at, updated_at, \
          profile_fetched_at) \
          SELECT psid, page_id, 0, $11, $11, fetched_at FROM v WHERE NOT fetched \
-         ON CONFLICT (psid) DO UPDATE SET profile_fetched_at = excluded.profile_fetched_at \
+         ON CONFLICT (page_id, psid) \
+         DO UPDATE SET profile_fetched_at = excluded.profile_fetched_at \
          RETURNING *) \
          SELECT * FROM fetched UNION ALL SELECT * FROM failed";
 
@@ -282,41 +285,58 @@ fn create_all_postgres(
     }
     let query = bind_new_users(Prepared::new(SQL), group).bind::<BigInt, _>(now);
     let stored: Vec<User> = query.load(pg)?;
-    let mut by_psid: std::collections::HashMap<String, User> = stored
+    let mut by_key: HashMap<(String, String), User> = stored
         .into_iter()
-        .map(|user| (user.psid.clone(), user))
+        .map(|user| ((user.page_id.clone(), user.psid.clone()), user))
         .collect();
     group
         .iter()
         .map(|user| {
-            by_psid.remove(&user.psid).ok_or_else(|| {
-                StoreError::Task(format!("user {} was not returned by its insert", user.psid))
-            })
+            by_key
+                .remove(&(user.page_id.clone(), user.psid.clone()))
+                .ok_or_else(|| {
+                    StoreError::Task(format!("user {} was not returned by its insert", user.psid))
+                })
         })
         .collect()
 }
 
-/// The stored ones among `psids`, by PSID: one query for a whole claim.
+/// The stored ones among `keys` (Page id, PSID), by key: one query for a whole claim.
 pub fn find_all(
     conn: &mut DbConn,
-    psids: &[&str],
-) -> Result<std::collections::HashMap<String, User>, StoreError> {
-    let mut found = std::collections::HashMap::with_capacity(psids.len());
-    // Chunks keep the bind parameters under SQLite's limit.
-    for chunk in psids.chunks(10_000) {
+    keys: &[(&str, &str)],
+) -> Result<HashMap<(String, String), User>, StoreError> {
+    let mut found = HashMap::with_capacity(keys.len());
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    let wanted: HashSet<(&str, &str)> = keys.iter().copied().collect();
+    let mut pages: Vec<&str> = keys.iter().map(|(page, _)| *page).collect();
+    pages.sort_unstable();
+    pages.dedup();
+    // Every PSID of the chunk on every Page of the claim (pages are few, and the primary key
+    // leads with the Page), then only the pairs asked for. Chunks keep the bind parameters
+    // under SQLite's limit.
+    for chunk in keys.chunks(5_000) {
+        let psids: Vec<&str> = chunk.iter().map(|(_, psid)| *psid).collect();
         let users: Vec<User> = users::table
-            .filter(users::psid.eq_any(chunk))
+            .filter(users::page_id.eq_any(&pages))
+            .filter(users::psid.eq_any(&psids))
             .select(User::as_select())
             .load(conn)?;
-        found.extend(users.into_iter().map(|user| (user.psid.clone(), user)));
+        for user in users {
+            if wanted.contains(&(user.page_id.as_str(), user.psid.as_str())) {
+                found.insert((user.page_id.clone(), user.psid.clone()), user);
+            }
+        }
     }
     Ok(found)
 }
 
-/// The stored user, if any.
-pub fn find(conn: &mut DbConn, psid: &str) -> Result<Option<User>, StoreError> {
+/// The stored user `psid` of Page `page_id`, if any.
+pub fn find(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<Option<User>, StoreError> {
     Ok(users::table
-        .find(psid)
+        .find((page_id, psid))
         .select(User::as_select())
         .first(conn)
         .optional()?)
@@ -325,12 +345,13 @@ pub fn find(conn: &mut DbConn, psid: &str) -> Result<Option<User>, StoreError> {
 /// Stores a fetched profile and the time of the fetch; returns the user as now stored.
 pub fn save_profile(
     conn: &mut DbConn,
+    page_id: &str,
     psid: &str,
     profile: &ProfileUpdate,
     fetched_at: i64,
 ) -> Result<Option<User>, StoreError> {
     Ok(
-        per_backend!(conn, c => diesel::update(users::table.find(psid))
+        per_backend!(conn, c => diesel::update(users::table.find((page_id, psid)))
         .set((
             profile,
             users::profile_fetched_at.eq(Some(fetched_at)),
@@ -346,11 +367,12 @@ pub fn save_profile(
 /// returns the user as now stored.
 pub fn touch_profile_fetch(
     conn: &mut DbConn,
+    page_id: &str,
     psid: &str,
     at: i64,
 ) -> Result<Option<User>, StoreError> {
     Ok(
-        per_backend!(conn, c => diesel::update(users::table.find(psid))
+        per_backend!(conn, c => diesel::update(users::table.find((page_id, psid)))
         .set(users::profile_fetched_at.eq(Some(at)))
         .returning(User::as_returning())
         .get_result(c)
@@ -359,8 +381,13 @@ pub fn touch_profile_fetch(
 }
 
 /// Records the locale the user picked; a later profile fetch does not overwrite it.
-pub fn choose_locale(conn: &mut DbConn, psid: &str, locale: &str) -> Result<(), StoreError> {
-    diesel::update(users::table.find(psid))
+pub fn choose_locale(
+    conn: &mut DbConn,
+    page_id: &str,
+    psid: &str,
+    locale: &str,
+) -> Result<(), StoreError> {
+    diesel::update(users::table.find((page_id, psid)))
         .set((
             users::chosen_locale.eq(Some(locale)),
             users::updated_at.eq(now_ms()),
@@ -389,30 +416,50 @@ mod tests {
         let database = crate::testing::TestDatabase::from_env();
         let store = Store::connect(database.url(), 2).unwrap();
         let mut conn = store.get().unwrap();
-        create_with_profile(&mut conn, "u_known", Some("p1"), None, 1).unwrap();
-        choose_locale(&mut conn, "u_known", "fr").unwrap();
-        let new = |psid: &str, profile: Option<ProfileUpdate>, fetched_at| NewProfiledUser {
-            psid: psid.into(),
-            page_id: Some("p2".into()),
-            profile,
-            fetched_at,
-        };
+        create_with_profile(&mut conn, "p2", "u_known", None, 1).unwrap();
+        choose_locale(&mut conn, "p2", "u_known", "fr").unwrap();
+        // The same PSID on another Page is another user, whom the group does not touch.
+        let other = create_with_profile(&mut conn, "p1", "u_known", None, 2).unwrap();
+        let new =
+            |page: &str, psid: &str, profile: Option<ProfileUpdate>, fetched_at| NewProfiledUser {
+                page_id: page.into(),
+                psid: psid.into(),
+                profile,
+                fetched_at,
+            };
         let group = [
-            new("u_cy", Some(profile("Cy")), 20),
-            new("u_dee", None, 21),
-            new("u_known", Some(profile("Kim")), 22),
-            new("u_eve", Some(ProfileUpdate::default()), 23),
+            new("p2", "u_cy", Some(profile("Cy")), 20),
+            new("p2", "u_dee", None, 21),
+            new("p2", "u_known", Some(profile("Kim")), 22),
+            new("p2", "u_eve", Some(ProfileUpdate::default()), 23),
+            // Cy again, on a third Page: a user of their own, in the same statement.
+            new("p3", "u_cy", Some(profile("Cyrus")), 24),
         ];
         let stored = NewProfiledUser::apply(&mut conn, &group).unwrap();
 
         // One user per item, in the group's order, each as create_with_profile stores it.
-        let psids: Vec<&str> = stored.iter().map(|u| u.psid.as_str()).collect();
-        assert_eq!(psids, ["u_cy", "u_dee", "u_known", "u_eve"]);
+        let keys: Vec<(&str, &str)> = stored
+            .iter()
+            .map(|u| (u.page_id.as_str(), u.psid.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("p2", "u_cy"),
+                ("p2", "u_dee"),
+                ("p2", "u_known"),
+                ("p2", "u_eve"),
+                ("p3", "u_cy")
+            ]
+        );
         for user in &stored {
-            assert_eq!(find(&mut conn, &user.psid).unwrap().as_ref(), Some(user));
+            assert_eq!(
+                find(&mut conn, &user.page_id, &user.psid).unwrap().as_ref(),
+                Some(user)
+            );
         }
-        let [cy, dee, known, eve] = &stored[..] else {
-            panic!("four users");
+        let [cy, dee, known, eve, cyrus] = &stored[..] else {
+            panic!("five users");
         };
         assert_eq!(
             (
@@ -422,23 +469,26 @@ mod tests {
             ),
             (Some("Cy"), Some("zh_TW"), Some(20))
         );
-        assert_eq!((cy.page_id.as_deref(), cy.thumbups), (Some("p2"), 0));
+        assert_eq!(cy.thumbups, 0);
+        assert_eq!(
+            (cyrus.first_name.as_deref(), cyrus.profile_fetched_at),
+            (Some("Cyrus"), Some(24))
+        );
         // A failed fetch: only the time to count from, nothing made up.
         assert_eq!(
             (dee.first_name.as_deref(), dee.profile_fetched_at),
             (None, Some(21))
         );
-        // Stored meanwhile: keeps its Page and choice, gets the profile.
-        assert_eq!(
-            (known.first_name.as_deref(), known.page_id.as_deref()),
-            (Some("Kim"), Some("p1"))
-        );
+        // Stored meanwhile: keeps its choice, gets the profile.
+        assert_eq!(known.first_name.as_deref(), Some("Kim"));
         assert_eq!(known.chosen_locale.as_deref(), Some("fr"));
         // A fetched profile with nothing in it is still a fetched one.
         assert_eq!(
             (eve.first_name.as_deref(), eve.profile_fetched_at),
             (None, Some(23))
         );
+        // The namesake on p1 is as it was.
+        assert_eq!(find(&mut conn, "p1", "u_known").unwrap(), Some(other));
         assert!(NewProfiledUser::apply(&mut conn, &[]).unwrap().is_empty());
     }
 
@@ -449,38 +499,107 @@ mod tests {
         let store = Store::connect(database.url(), 2).unwrap();
         let mut conn = store.get().unwrap();
 
-        let ann =
-            create_with_profile(&mut conn, "u_ann", Some("p1"), Some(&profile("Ann")), 7).unwrap();
+        let ann = create_with_profile(&mut conn, "p1", "u_ann", Some(&profile("Ann")), 7).unwrap();
         assert_eq!(ann.first_name.as_deref(), Some("Ann"));
         assert_eq!(ann.locale.as_deref(), Some("zh_TW"));
         assert_eq!(
-            (ann.page_id.as_deref(), ann.profile_fetched_at, ann.thumbups),
-            (Some("p1"), Some(7), 0)
+            (ann.page_id.as_str(), ann.profile_fetched_at, ann.thumbups),
+            ("p1", Some(7), 0)
         );
-        assert_eq!(find(&mut conn, "u_ann").unwrap(), Some(ann.clone()));
+        assert_eq!(find(&mut conn, "p1", "u_ann").unwrap(), Some(ann.clone()));
+        assert_eq!(find(&mut conn, "p2", "u_ann").unwrap(), None);
 
         // A failed fetch stores the user with the time to count from, and nothing made up.
-        let bob = create_with_profile(&mut conn, "u_bob", None, None, 3).unwrap();
+        let bob = create_with_profile(&mut conn, "", "u_bob", None, 3).unwrap();
         assert!(bob.first_name.is_none() && bob.locale.is_none());
-        assert_eq!(bob.profile_fetched_at, Some(3));
+        assert_eq!(
+            (bob.page_id.as_str(), bob.profile_fetched_at),
+            ("", Some(3))
+        );
 
         // Stored meanwhile by another worker: the row keeps what it had and gets the profile.
-        choose_locale(&mut conn, "u_ann", "fr").unwrap();
+        choose_locale(&mut conn, "p1", "u_ann", "fr").unwrap();
         let again =
-            create_with_profile(&mut conn, "u_ann", Some("p2"), Some(&profile("Anne")), 9).unwrap();
+            create_with_profile(&mut conn, "p1", "u_ann", Some(&profile("Anne")), 9).unwrap();
         assert_eq!(again.first_name.as_deref(), Some("Anne"));
         assert_eq!(again.chosen_locale.as_deref(), Some("fr"));
-        assert_eq!(
-            (again.page_id.as_deref(), again.created_at),
-            (Some("p1"), ann.created_at)
-        );
+        assert_eq!(again.created_at, ann.created_at);
         assert_eq!(again.profile_fetched_at, Some(9));
-        let failed_again = create_with_profile(&mut conn, "u_ann", None, None, 11).unwrap();
+        let failed_again = create_with_profile(&mut conn, "p1", "u_ann", None, 11).unwrap();
         assert_eq!(failed_again.first_name.as_deref(), Some("Anne"));
         assert_eq!(failed_again.profile_fetched_at, Some(11));
 
-        let both = find_all(&mut conn, &["u_ann", "u_bob", "u_nobody"]).unwrap();
-        assert_eq!(both.len(), 2);
-        assert_eq!(both["u_bob"], bob);
+        // The same PSID on another Page: a new user, who has none of that.
+        let namesake =
+            create_with_profile(&mut conn, "p2", "u_ann", Some(&profile("Nan")), 12).unwrap();
+        assert_eq!(
+            (
+                namesake.first_name.as_deref(),
+                namesake.chosen_locale.as_deref()
+            ),
+            (Some("Nan"), None)
+        );
+        assert_eq!(
+            find(&mut conn, "p1", "u_ann")
+                .unwrap()
+                .unwrap()
+                .first_name
+                .as_deref(),
+            Some("Anne")
+        );
+
+        let found = find_all(
+            &mut conn,
+            &[
+                ("p1", "u_ann"),
+                ("", "u_bob"),
+                ("p1", "u_bob"),
+                ("p3", "u_nobody"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[&("".to_owned(), "u_bob".to_owned())], bob);
+        assert_eq!(
+            found[&("p1".to_owned(), "u_ann".to_owned())]
+                .first_name
+                .as_deref(),
+            Some("Anne")
+        );
+        assert!(find_all(&mut conn, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_profile_and_a_locale_change_the_user_of_their_page_only() {
+        let database = crate::testing::TestDatabase::from_env();
+        let store = Store::connect(database.url(), 2).unwrap();
+        let mut conn = store.get().unwrap();
+        ensure(&mut conn, "p1", "u_same").unwrap();
+        ensure(&mut conn, "p2", "u_same").unwrap();
+
+        choose_locale(&mut conn, "p2", "u_same", "fr").unwrap();
+        let saved = save_profile(&mut conn, "p1", "u_same", &profile("One"), 5).unwrap();
+        let touched = touch_profile_fetch(&mut conn, "p2", "u_same", 6).unwrap();
+
+        let one = find(&mut conn, "p1", "u_same").unwrap().unwrap();
+        let two = find(&mut conn, "p2", "u_same").unwrap().unwrap();
+        assert_eq!(saved.as_ref(), Some(&one));
+        assert_eq!(touched.as_ref(), Some(&two));
+        assert_eq!(
+            (one.first_name.as_deref(), one.chosen_locale.as_deref()),
+            (Some("One"), None)
+        );
+        assert_eq!(one.profile_fetched_at, Some(5));
+        assert_eq!(
+            (two.first_name.as_deref(), two.chosen_locale.as_deref()),
+            (None, Some("fr"))
+        );
+        assert_eq!(two.profile_fetched_at, Some(6));
+        // No user on a third Page came of it.
+        assert_eq!(
+            save_profile(&mut conn, "p3", "u_same", &profile("Three"), 7).unwrap(),
+            None
+        );
+        assert_eq!(find(&mut conn, "p3", "u_same").unwrap(), None);
     }
 }

@@ -1,5 +1,5 @@
-//! Delivery and read watermarks: the highest seen per user. Raising a maximum is idempotent,
-//! so retried and out-of-order receipts need no event key.
+//! Delivery and read watermarks: the highest seen per user (a Page and a PSID). Raising a
+//! maximum is idempotent, so retried and out-of-order receipts need no event key.
 
 use diesel::prelude::*;
 
@@ -38,15 +38,18 @@ pub struct Watermarks {
 #[derive(Insertable)]
 #[diesel(table_name = watermarks)]
 struct NewWatermark<'a> {
+    page_id: &'a str,
     psid: &'a str,
     kind: &'a str,
     watermark: i64,
     updated_at: i64,
 }
 
-/// Raises the user's `receipt` watermark to `watermark` if it is higher than the stored one.
+/// Raises the `receipt` watermark of `psid` on Page `page_id` to `watermark` if it is higher
+/// than the stored one.
 pub fn raise(
     conn: &mut DbConn,
+    page_id: &str,
     psid: &str,
     receipt: Receipt,
     watermark: i64,
@@ -54,6 +57,7 @@ pub fn raise(
     let now = now_ms();
     let kind = receipt.as_str();
     let row = NewWatermark {
+        page_id,
         psid,
         kind,
         watermark,
@@ -66,7 +70,7 @@ pub fn raise(
     // One statement, so that it is atomic on both backends: only ever raised.
     diesel::update(
         watermarks::table
-            .find((psid, kind))
+            .find((page_id, psid, kind))
             .filter(watermarks::watermark.lt(watermark)),
     )
     .set((
@@ -77,9 +81,10 @@ pub fn raise(
     Ok(())
 }
 
-/// The user's watermarks.
-pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Watermarks, StoreError> {
+/// The watermarks of `psid` on Page `page_id`.
+pub fn for_user(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<Watermarks, StoreError> {
     let rows: Vec<(String, i64)> = watermarks::table
+        .filter(watermarks::page_id.eq(page_id))
         .filter(watermarks::psid.eq(psid))
         .select((watermarks::kind, watermarks::watermark))
         .load(conn)?;
@@ -95,9 +100,10 @@ pub fn for_user(conn: &mut DbConn, psid: &str) -> Result<Watermarks, StoreError>
 }
 
 impl Store {
-    /// The highest delivery and read watermarks seen for the user.
-    pub async fn watermarks(&self, psid: &str) -> Result<Watermarks, StoreError> {
-        let psid = psid.to_owned();
-        self.run(move |conn| for_user(conn, &psid)).await
+    /// The highest delivery and read watermarks seen for the user `psid` of Page `page_id`
+    /// (`""` for events without one).
+    pub async fn watermarks(&self, page_id: &str, psid: &str) -> Result<Watermarks, StoreError> {
+        let (page_id, psid) = (page_id.to_owned(), psid.to_owned());
+        self.run(move |conn| for_user(conn, &page_id, &psid)).await
     }
 }

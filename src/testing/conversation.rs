@@ -343,8 +343,8 @@ impl Conversation {
         self.app
             .store
             .run(move |c| {
-                users::ensure(c, &psid, Some(super::webhook::TEST_PAGE_ID))?;
-                users::choose_locale(c, &psid, &tag)
+                users::ensure(c, super::webhook::TEST_PAGE_ID, &psid)?;
+                users::choose_locale(c, super::webhook::TEST_PAGE_ID, &psid, &tag)
             })
             .await?;
         let mut profile = self

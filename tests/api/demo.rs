@@ -181,7 +181,7 @@ async fn says(app: &TestApp, psid: &str, at: i64, words: &str) -> Vec<Value> {
 /// The locale the fixtures' user picked in the bot, if any.
 async fn chosen(app: &TestApp) -> Option<String> {
     app.store
-        .run(|c| users::find(c, USER))
+        .run(|c| users::find(c, PAGE_ID, USER))
         .await
         .unwrap()
         .and_then(|user| user.chosen_locale)
@@ -240,9 +240,9 @@ db_test!(every_fixture_gets_exactly_the_demo_answer, |db| {
 
     // What the handlers wrote.
     let store = &app.store;
-    assert_eq!(store.thumbs_up_count(USER).await.unwrap(), 3);
+    assert_eq!(store.thumbs_up_count(PAGE_ID, USER).await.unwrap(), 3);
     let user = store
-        .run(|c| users::find(c, USER))
+        .run(|c| users::find(c, PAGE_ID, USER))
         .await
         .unwrap()
         .expect("the user is stored");
@@ -250,7 +250,7 @@ db_test!(every_fixture_gets_exactly_the_demo_answer, |db| {
         (user.first_name.as_deref(), user.thumbups),
         (Some("Ann"), 3)
     );
-    let locations = store.locations(USER).await.unwrap();
+    let locations = store.locations(PAGE_ID, USER).await.unwrap();
     assert_eq!(locations.len(), 1);
     assert_eq!(
         (
@@ -261,7 +261,7 @@ db_test!(every_fixture_gets_exactly_the_demo_answer, |db| {
         (25.033964, 121.564468, Some("m_loc_1"))
     );
     let media: Vec<(String, Option<String>)> = store
-        .media(USER)
+        .media(PAGE_ID, USER)
         .await
         .unwrap()
         .into_iter()
@@ -277,27 +277,38 @@ db_test!(every_fixture_gets_exactly_the_demo_answer, |db| {
         ]
         .map(|(k, u)| (k.to_owned(), Some(u.to_owned())))
     );
-    let optins = store.optins(USER).await.unwrap();
+    let optins = store.optins(PAGE_ID, USER).await.unwrap();
     assert_eq!(optins.len(), 2);
     assert_eq!(optins[0].ref_.as_deref(), Some("PASS_THROUGH_PARAM"));
     assert_eq!(optins[1].payload.as_deref(), Some("WEEKLY_DEALS"));
-    assert_eq!(store.optins("UNIQUE_REF_123").await.unwrap().len(), 1);
-    let link = store.account_link(USER).await.unwrap().expect("a link");
+    assert_eq!(
+        store.optins(PAGE_ID, "UNIQUE_REF_123").await.unwrap().len(),
+        1
+    );
+    let link = store
+        .account_link(PAGE_ID, USER)
+        .await
+        .unwrap()
+        .expect("a link");
     assert_eq!(
         (link.status.as_str(), link.authorization_code),
         ("unlinked", None)
     );
-    let marks = store.watermarks(USER).await.unwrap();
+    let marks = store.watermarks(PAGE_ID, USER).await.unwrap();
     assert_eq!(
         (marks.delivered, marks.read),
         (Some(1_700_000_000_100), Some(1_700_000_000_100))
     );
     assert_eq!(
-        store.watermarks("7000000000000003").await.unwrap().read,
+        store
+            .watermarks(PAGE_ID, "7000000000000003")
+            .await
+            .unwrap()
+            .read,
         Some(1_700_000_000_550)
     );
     let echoes: Vec<Option<String>> = store
-        .echoes(USER)
+        .echoes(PAGE_ID, USER)
         .await
         .unwrap()
         .into_iter()
@@ -309,7 +320,7 @@ db_test!(every_fixture_gets_exactly_the_demo_answer, |db| {
     );
     // The love is answered by the first link, its removal stored by the fallback link.
     let reactions: Vec<(Option<String>, Option<String>)> = store
-        .reactions(USER)
+        .reactions(PAGE_ID, USER)
         .await
         .unwrap()
         .into_iter()
@@ -322,7 +333,7 @@ db_test!(every_fixture_gets_exactly_the_demo_answer, |db| {
     );
     // The Get Started postback's referral, then the two referral events.
     let refs: Vec<Option<String>> = store
-        .referrals(USER)
+        .referrals(PAGE_ID, USER)
         .await
         .unwrap()
         .into_iter()
@@ -333,7 +344,7 @@ db_test!(every_fixture_gets_exactly_the_demo_answer, |db| {
         ["spring-campaign", "summer", "ad-ref"].map(|r| Some(r.to_owned()))
     );
     let handovers: Vec<String> = store
-        .handovers(USER)
+        .handovers(PAGE_ID, USER)
         .await
         .unwrap()
         .into_iter()

@@ -187,19 +187,32 @@ db_test!(every_fixture_is_handled_and_done, |db| {
         inbox.iter().filter_map(|e| e.kind.clone()).collect();
     assert_eq!(stored, kinds_seen);
     // Every kind with a handler stored something.
-    assert_eq!(app.store.thumbs_up_count(USER).await.unwrap(), 3);
-    assert_eq!(app.store.locations(USER).await.unwrap().len(), 1);
-    assert_eq!(app.store.media(USER).await.unwrap().len(), 4);
-    assert_eq!(app.store.optins(USER).await.unwrap().len(), 2);
-    assert_eq!(app.store.optins("UNIQUE_REF_123").await.unwrap().len(), 1);
-    assert!(app.store.account_link(USER).await.unwrap().is_some());
-    let marks = app.store.watermarks(USER).await.unwrap();
+    assert_eq!(app.store.thumbs_up_count(PAGE_ID, USER).await.unwrap(), 3);
+    assert_eq!(app.store.locations(PAGE_ID, USER).await.unwrap().len(), 1);
+    assert_eq!(app.store.media(PAGE_ID, USER).await.unwrap().len(), 4);
+    assert_eq!(app.store.optins(PAGE_ID, USER).await.unwrap().len(), 2);
+    assert_eq!(
+        app.store
+            .optins(PAGE_ID, "UNIQUE_REF_123")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        app.store
+            .account_link(PAGE_ID, USER)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let marks = app.store.watermarks(PAGE_ID, USER).await.unwrap();
     assert!(marks.delivered.is_some() && marks.read.is_some());
-    assert_eq!(app.store.echoes(USER).await.unwrap().len(), 2);
-    assert_eq!(app.store.reactions(USER).await.unwrap().len(), 2);
+    assert_eq!(app.store.echoes(PAGE_ID, USER).await.unwrap().len(), 2);
+    assert_eq!(app.store.reactions(PAGE_ID, USER).await.unwrap().len(), 2);
     // Two referral events and the Get Started postback that carried one.
-    assert_eq!(app.store.referrals(USER).await.unwrap().len(), 3);
-    assert_eq!(app.store.handovers(USER).await.unwrap().len(), 2);
+    assert_eq!(app.store.referrals(PAGE_ID, USER).await.unwrap().len(), 3);
+    assert_eq!(app.store.handovers(PAGE_ID, USER).await.unwrap().len(), 2);
 });
 
 db_test!(thumbs_up_counts_each_message_once_whatever_its_form, |db| {
@@ -227,10 +240,10 @@ db_test!(thumbs_up_counts_each_message_once_whatever_its_form, |db| {
         ),
     )
     .await;
-    assert_eq!(app.store.thumbs_up_count(USER).await.unwrap(), 4);
+    assert_eq!(app.store.thumbs_up_count(PAGE_ID, USER).await.unwrap(), 4);
     let user = app
         .store
-        .run(|c| users::find(c, USER))
+        .run(|c| users::find(c, PAGE_ID, USER))
         .await
         .unwrap()
         .expect("user stored");
@@ -262,16 +275,16 @@ db_test!(a_retried_event_stores_nothing_twice, |db| {
         inbox.iter().all(|e| e.status == "done" && e.attempts == 2),
         "{inbox:#?}"
     );
-    assert_eq!(app.store.thumbs_up_count(USER).await.unwrap(), 1);
+    assert_eq!(app.store.thumbs_up_count(PAGE_ID, USER).await.unwrap(), 1);
     let user = app
         .store
-        .run(|c| users::find(c, USER))
+        .run(|c| users::find(c, PAGE_ID, USER))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(user.thumbups, 1);
-    assert_eq!(app.store.locations(USER).await.unwrap().len(), 1);
-    assert_eq!(app.store.media(USER).await.unwrap().len(), 1);
+    assert_eq!(app.store.locations(PAGE_ID, USER).await.unwrap().len(), 1);
+    assert_eq!(app.store.media(PAGE_ID, USER).await.unwrap().len(), 1);
     assert_eq!(
         app.graph.texts_to(USER),
         [
@@ -294,15 +307,15 @@ db_test!(a_retried_event_stores_nothing_twice, |db| {
         .await
         .unwrap();
     app.wait_until_processed(PATIENCE).await;
-    assert_eq!(app.store.thumbs_up_count(USER).await.unwrap(), 1);
-    assert_eq!(app.store.locations(USER).await.unwrap().len(), 1);
-    assert_eq!(app.store.media(USER).await.unwrap().len(), 1);
+    assert_eq!(app.store.thumbs_up_count(PAGE_ID, USER).await.unwrap(), 1);
+    assert_eq!(app.store.locations(PAGE_ID, USER).await.unwrap().len(), 1);
+    assert_eq!(app.store.media(PAGE_ID, USER).await.unwrap().len(), 1);
 });
 
 db_test!(a_location_is_stored_with_every_field, |db| {
     let (_dir, app) = spawn(db, POLICY).await;
     deliver_fixture(&app, "location").await;
-    let stored = app.store.locations(USER).await.unwrap();
+    let stored = app.store.locations(PAGE_ID, USER).await.unwrap();
     assert_eq!(stored.len(), 1);
     let l = &stored[0];
     assert_eq!((l.lat, l.long), (25.033964, 121.564468));
@@ -322,7 +335,7 @@ db_test!(a_location_is_stored_with_every_field, |db| {
         ),
     )
     .await;
-    let stored = app.store.locations(USER).await.unwrap();
+    let stored = app.store.locations(PAGE_ID, USER).await.unwrap();
     let got: Vec<_> = stored
         .iter()
         .map(|l| {
@@ -403,7 +416,7 @@ db_test!(media_are_stored_with_their_type_and_url, |db| {
     for name in ["image", "audio", "video", "file"] {
         deliver_fixture(&app, name).await;
     }
-    let stored = app.store.media(USER).await.unwrap();
+    let stored = app.store.media(PAGE_ID, USER).await.unwrap();
     let got: Vec<_> = stored
         .iter()
         .map(|m| {
@@ -439,7 +452,7 @@ db_test!(media_are_not_stored_unless_asked, |db| {
     let (_dir, app) = spawn(db, policy).await;
     deliver_fixture(&app, "image").await;
     assert_eq!(app.graph.texts_to(USER), ["Got your image."]);
-    assert!(app.store.media(USER).await.unwrap().is_empty());
+    assert!(app.store.media(PAGE_ID, USER).await.unwrap().is_empty());
 });
 
 db_test!(optins_are_stored_with_their_tokens_and_expiry, |db| {
@@ -447,7 +460,7 @@ db_test!(optins_are_stored_with_their_tokens_and_expiry, |db| {
     for name in ["optin", "optin_checkbox", "optin_notification_messages"] {
         deliver_fixture(&app, name).await;
     }
-    let mine = app.store.optins(USER).await.unwrap();
+    let mine = app.store.optins(PAGE_ID, USER).await.unwrap();
     assert_eq!(mine.len(), 2);
     assert_eq!(mine[0].ref_.as_deref(), Some("PASS_THROUGH_PARAM"));
     let n = &mine[1];
@@ -461,13 +474,13 @@ db_test!(optins_are_stored_with_their_tokens_and_expiry, |db| {
         "tokens stay out of Debug"
     );
     // The checkbox opt-in has no sender: it is kept under its user_ref.
-    let checkbox = app.store.optins("UNIQUE_REF_123").await.unwrap();
+    let checkbox = app.store.optins(PAGE_ID, "UNIQUE_REF_123").await.unwrap();
     assert_eq!(checkbox.len(), 1);
     assert_eq!(checkbox[0].psid, None);
     // The fixture's token expired in 2024: it may not be used.
     assert!(
         app.store
-            .notification_token(USER, "WEEKLY_DEALS")
+            .notification_token(PAGE_ID, USER, "WEEKLY_DEALS")
             .await
             .unwrap()
             .is_none()
@@ -485,7 +498,7 @@ db_test!(optins_are_stored_with_their_tokens_and_expiry, |db| {
     .await;
     let usable = app
         .store
-        .notification_token(USER, "WEEKLY_DEALS")
+        .notification_token(PAGE_ID, USER, "WEEKLY_DEALS")
         .await
         .unwrap()
         .expect("a fresh token");
@@ -496,7 +509,7 @@ db_test!(optins_are_stored_with_their_tokens_and_expiry, |db| {
     assert_eq!(usable.token_expiry_timestamp, Some(in_a_week));
     assert!(
         app.store
-            .notification_token(USER, "OTHER_TOPIC")
+            .notification_token(PAGE_ID, USER, "OTHER_TOPIC")
             .await
             .unwrap()
             .is_none()
@@ -514,7 +527,7 @@ db_test!(optins_are_stored_with_their_tokens_and_expiry, |db| {
     .await;
     assert!(
         app.store
-            .notification_token(USER, "WEEKLY_DEALS")
+            .notification_token(PAGE_ID, USER, "WEEKLY_DEALS")
             .await
             .unwrap()
             .is_none()
@@ -524,7 +537,12 @@ db_test!(optins_are_stored_with_their_tokens_and_expiry, |db| {
 db_test!(account_linking_is_stored_and_answered_by_status, |db| {
     let (_dir, app) = spawn(db, POLICY).await;
     deliver_fixture(&app, "account_linked").await;
-    let link = app.store.account_link(USER).await.unwrap().unwrap();
+    let link = app
+        .store
+        .account_link(PAGE_ID, USER)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(link.status, "linked");
     assert_eq!(
         link.authorization_code.as_deref(),
@@ -538,7 +556,12 @@ db_test!(account_linking_is_stored_and_answered_by_status, |db| {
         ),
     )
     .await;
-    let link = app.store.account_link(USER).await.unwrap().unwrap();
+    let link = app
+        .store
+        .account_link(PAGE_ID, USER)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (link.status.as_str(), link.authorization_code),
         ("unlinked", None)
@@ -553,7 +576,7 @@ db_test!(watermarks_only_ever_rise, |db| {
     let (_dir, app) = spawn(db, POLICY).await;
     deliver_fixture(&app, "delivery").await;
     deliver_fixture(&app, "read").await;
-    let marks = app.store.watermarks(USER).await.unwrap();
+    let marks = app.store.watermarks(PAGE_ID, USER).await.unwrap();
     assert_eq!(marks.delivered, Some(1_700_000_000_100));
     assert_eq!(marks.read, Some(1_700_000_000_100));
     // A late, older read receipt does not lower it; a newer one raises it.
@@ -566,7 +589,7 @@ db_test!(watermarks_only_ever_rise, |db| {
     )
     .await;
     assert_eq!(
-        app.store.watermarks(USER).await.unwrap().read,
+        app.store.watermarks(PAGE_ID, USER).await.unwrap().read,
         Some(1_700_000_000_100)
     );
     deliver(
@@ -577,7 +600,7 @@ db_test!(watermarks_only_ever_rise, |db| {
         ),
     )
     .await;
-    let marks = app.store.watermarks(USER).await.unwrap();
+    let marks = app.store.watermarks(PAGE_ID, USER).await.unwrap();
     assert_eq!(marks.read, Some(1_700_000_000_550));
     assert_eq!(marks.delivered, Some(1_700_000_000_100));
     assert!(app.graph.sent().is_empty());
@@ -590,7 +613,7 @@ db_test!(echoes_are_stored_and_never_answered_by_default, |db| {
     deliver_fixture(&app, "echo_text").await;
     deliver_fixture(&app, "echo_image").await;
     assert!(app.graph.sent().is_empty(), "{:#?}", app.graph.sent());
-    let echoes = app.store.echoes(USER).await.unwrap();
+    let echoes = app.store.echoes(PAGE_ID, USER).await.unwrap();
     let got: Vec<_> = echoes
         .iter()
         .map(|e| {
@@ -627,7 +650,7 @@ db_test!(an_echo_is_answered_only_when_asked_and_to_the_user, |db| {
         ["You tapped DEVELOPER_DEFINED_METADATA."]
     );
     assert!(app.graph.sent_to(PAGE_ID).is_empty());
-    assert_eq!(app.store.echoes(USER).await.unwrap().len(), 1);
+    assert_eq!(app.store.echoes(PAGE_ID, USER).await.unwrap().len(), 1);
 });
 
 db_test!(reactions_referrals_and_handovers_are_stored, |db| {
@@ -643,7 +666,7 @@ db_test!(reactions_referrals_and_handovers_are_stored, |db| {
     ] {
         deliver_fixture(&app, name).await;
     }
-    let reactions = app.store.reactions(USER).await.unwrap();
+    let reactions = app.store.reactions(PAGE_ID, USER).await.unwrap();
     let got: Vec<_> = reactions
         .iter()
         .map(|r| {
@@ -662,7 +685,7 @@ db_test!(reactions_referrals_and_handovers_are_stored, |db| {
             ("unreact", "love", None, "m_out_1"),
         ]
     );
-    let referrals = app.store.referrals(USER).await.unwrap();
+    let referrals = app.store.referrals(PAGE_ID, USER).await.unwrap();
     assert_eq!(referrals.len(), 3);
     assert_eq!(referrals[0].ref_.as_deref(), Some("summer"));
     assert_eq!(referrals[0].source.as_deref(), Some("SHORTLINK"));
@@ -673,7 +696,7 @@ db_test!(reactions_referrals_and_handovers_are_stored, |db| {
     assert_eq!(context["ad_title"], "Spring sale");
     // The Get Started postback's referral is stored too.
     assert_eq!(referrals[2].ref_.as_deref(), Some("spring-campaign"));
-    let handovers = app.store.handovers(USER).await.unwrap();
+    let handovers = app.store.handovers(PAGE_ID, USER).await.unwrap();
     let got: Vec<_> = handovers
         .iter()
         .map(|h| {

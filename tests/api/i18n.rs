@@ -119,7 +119,7 @@ db_test!(
         );
         let user = app
             .store
-            .run(|c| users::find(c, "u_ann"))
+            .run(|c| users::find(c, PAGE_ID, "u_ann"))
             .await
             .unwrap()
             .unwrap();

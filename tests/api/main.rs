@@ -25,5 +25,6 @@ mod schema;
 mod senders;
 mod simulate;
 mod thread_settings;
+mod users_per_page;
 mod webhook;
 mod webhook_properties;

@@ -48,13 +48,13 @@ db_test!(
         // The user and the profile were stored, the deliveries recorded.
         let user = app
             .store
-            .run(|c| users::find(c, "u_ann"))
+            .run(|c| users::find(c, PAGE_ID, "u_ann"))
             .await
             .unwrap()
             .expect("user stored");
         assert_eq!(user.first_name.as_deref(), Some("Ann"));
         assert_eq!(user.last_name.as_deref(), Some("Lee"));
-        assert_eq!(user.page_id.as_deref(), Some(PAGE_ID));
+        assert_eq!(user.page_id, PAGE_ID);
         let id = inbox[0].id;
         let recorded = app
             .store
@@ -219,7 +219,7 @@ db_test!(
         );
         let user = app
             .store
-            .run(|c| users::find(c, "u_private"))
+            .run(|c| users::find(c, PAGE_ID, "u_private"))
             .await
             .unwrap()
             .unwrap();

@@ -169,9 +169,10 @@ fn a_given_database_keeps_the_conversation() {
     assert!(out.contains("  bot: Hello Ann! Nice to meet you."), "{out}");
     let store = pagebot::store::Store::connect(&url, 1).unwrap();
     let mut conn = store.get().unwrap();
-    let user = pagebot::store::users::find(&mut conn, "psid_ann_lee")
-        .unwrap()
-        .expect("the user was stored");
+    let user =
+        pagebot::store::users::find(&mut conn, pagebot::testing::TEST_PAGE_ID, "psid_ann_lee")
+            .unwrap()
+            .expect("the user was stored");
     assert_eq!(user.last_name.as_deref(), Some("Lee"));
     assert_eq!(pagebot::store::inbox::all(&mut conn).unwrap().len(), 1);
 }
