@@ -10,6 +10,7 @@ mod probe;
 mod process;
 mod report;
 mod setup;
+mod two_pages;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +45,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// How long one Page's event waits while another Page's burst is processed (see
+    /// BENCHMARKS.md, "Two Pages: a burst does not starve the other").
+    TwoPages(two_pages::TwoPagesArgs),
     /// The ceiling's server (started by the bench itself).
     #[command(hide = true)]
     HmacEndpoint {
@@ -137,6 +141,9 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    if let Some(Cmd::TwoPages(args)) = cli.command {
+        return runtime.block_on(two_pages::run(args));
+    }
     runtime.block_on(run(cli.run))
 }
 

@@ -15,6 +15,8 @@ pub struct Probe {
     origin: Instant,
     /// Micros since `origin` + 1 at which event `n` was posted (0: not yet).
     sent_at: Vec<AtomicU64>,
+    /// Micros since `origin` + 1 at which event `n`'s reply arrived (0: not yet).
+    answered_at: Vec<AtomicU64>,
     replies: Mutex<Replies>,
 }
 
@@ -33,6 +35,7 @@ impl Probe {
         Self {
             origin: Instant::now(),
             sent_at: (0..events).map(|_| AtomicU64::new(0)).collect(),
+            answered_at: (0..events).map(|_| AtomicU64::new(0)).collect(),
             replies: Mutex::new(Replies::default()),
         }
     }
@@ -54,7 +57,7 @@ impl Probe {
 
     /// Forgets every send time and reply (between two runs).
     pub fn reset(&self) {
-        for slot in &self.sent_at {
+        for slot in self.sent_at.iter().chain(&self.answered_at) {
             slot.store(0, Ordering::Relaxed);
         }
         *self.lock() = Replies::default();
@@ -77,9 +80,25 @@ impl Probe {
             Some(at) => {
                 let latency = u32::try_from(now.saturating_sub(at - 1)).unwrap_or(u32::MAX);
                 replies.seen.push((now, latency));
+                if let Some(slot) = seq.and_then(|seq| self.answered_at.get(seq)) {
+                    slot.store(now + 1, Ordering::Relaxed);
+                }
             }
             None => replies.unknown += 1,
         }
+    }
+
+    /// When event `seq`'s reply arrived (micros since the probe was made), if it did.
+    pub fn answered_at(&self, seq: usize) -> Option<u64> {
+        let at = self.answered_at.get(seq)?.load(Ordering::Relaxed);
+        (at > 0).then(|| at - 1)
+    }
+
+    /// Event `seq`'s end-to-end latency (µs), once its reply arrived.
+    pub fn latency_of(&self, seq: usize) -> Option<u64> {
+        let sent = self.sent_at.get(seq)?.load(Ordering::Relaxed);
+        let answered = self.answered_at(seq)?;
+        (sent > 0).then(|| answered.saturating_sub(sent - 1))
     }
 
     /// How many replies named a posted event so far.

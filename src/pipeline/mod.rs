@@ -11,6 +11,7 @@ mod process;
 mod retry;
 mod throttle;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::pages::Pages;
 use crate::store::InboxEvent;
 use crate::store::group_commit::GroupCommit;
+use crate::store::inbox::PagesInFlight;
 use crate::store::{Store, StoreError, conversations, deliveries, inbox, now_ms, users};
 
 /// The most rows one commit of the pipeline's journal carries.
@@ -46,6 +48,33 @@ pub struct PipelineSettings {
     pub retry_base: Duration,
     /// How long a Page's sends pause after Facebook signals a rate limit.
     pub rate_limit_pause: Duration,
+}
+
+/// The Page of each event task in flight, and how many each Page has: what the claim orders
+/// the Pages by when it cannot give each of them a slot ([`inbox::claim_fairly`]).
+#[derive(Debug, Default)]
+struct TasksByPage {
+    page_of: HashMap<tokio::task::Id, String>,
+    counts: PagesInFlight,
+}
+
+impl TasksByPage {
+    fn started(&mut self, task: tokio::task::Id, page: String) {
+        *self.counts.entry(page.clone()).or_default() += 1;
+        self.page_of.insert(task, page);
+    }
+
+    fn finished(&mut self, task: tokio::task::Id) {
+        let Some(page) = self.page_of.remove(&task) else {
+            return;
+        };
+        if let Some(n) = self.counts.get_mut(&page) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.counts.remove(&page);
+            }
+        }
+    }
 }
 
 /// The event processor: cheap to clone, shared by the webhook (to wake it) and the worker.
@@ -129,6 +158,7 @@ impl Pipeline {
     /// put in the inbox).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut in_flight: JoinSet<()> = JoinSet::new();
+        let mut pages = TasksByPage::default();
         loop {
             if *shutdown.borrow() {
                 break;
@@ -141,16 +171,18 @@ impl Pipeline {
             if free > 0 {
                 // The claim reads its clock later: what was due now, it saw.
                 let now = now_ms();
-                match self.claim(free).await {
+                match self.claim(free, pages.counts.clone()).await {
                     Ok(events) => {
                         claimed = events.len();
                         looked = true;
                         self.due.forget_until(now);
                         for event in events {
+                            let page = event.event.page_key().to_owned();
                             let pipeline = self.clone();
-                            in_flight.spawn(async move {
+                            let task = in_flight.spawn(async move {
                                 pipeline.process(event).await;
                             });
+                            pages.started(task.id(), page);
                         }
                     }
                     Err(e) => log::error!("cannot claim events: {e}"),
@@ -169,15 +201,19 @@ impl Pipeline {
             };
             tokio::select! {
                 // A finished event may unblock the same user's next one.
-                Some(result) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    if let Err(e) = result {
-                        log::error!("an event task panicked: {e}");
-                    }
+                Some(result) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                    let mut result = Some(result);
                     // Collect every other finished task too: a finished task still counts in
                     // `len()`, and one claim for all the free slots beats one claim per slot.
-                    while let Some(result) = in_flight.try_join_next() {
-                        if let Err(e) = result {
-                            log::error!("an event task panicked: {e}");
+                    while let Some(result) =
+                        result.take().or_else(|| in_flight.try_join_next_with_id())
+                    {
+                        match result {
+                            Ok((id, ())) => pages.finished(id),
+                            Err(e) => {
+                                log::error!("an event task panicked: {e}");
+                                pages.finished(e.id());
+                            }
                         }
                     }
                 }
@@ -193,9 +229,14 @@ impl Pipeline {
         }
     }
 
-    /// Claims up to `limit` due events, with what earlier attempts already delivered for them
-    /// and their senders' stored rows.
-    async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, StoreError> {
+    /// Claims up to `limit` due events, the Pages ordered by `in_flight` when the claim cannot
+    /// give each a slot ([`inbox::claim_fairly`]), with what earlier attempts already delivered
+    /// for them and their senders' stored rows.
+    async fn claim(
+        &self,
+        limit: usize,
+        in_flight: PagesInFlight,
+    ) -> Result<Vec<Claimed>, StoreError> {
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         // Only a policy with `user_profile` uses the users' rows: others skip the read.
@@ -204,7 +245,7 @@ impl Pipeline {
         let read_conversations = self.pages.any_uses_conversations();
         self.claims
             .run(move |conn| {
-                let events = inbox::claim(conn, lease_ms, limit)?;
+                let events = inbox::claim_fairly(conn, lease_ms, limit, &in_flight)?;
                 // Only an event tried before can have messages delivered already: one whose
                 // earlier attempt ended in an error (kept even when it is replayed) or was cut
                 // short by a crash (it was claimed before). Most events are neither.
@@ -265,7 +306,9 @@ impl Pipeline {
     pub async fn drain(&self) -> Result<usize, StoreError> {
         let mut processed = 0;
         loop {
-            let events = self.claim(self.settings.workers).await?;
+            let events = self
+                .claim(self.settings.workers, PagesInFlight::new())
+                .await?;
             if events.is_empty() {
                 return Ok(processed);
             }
@@ -413,7 +456,7 @@ mod tests {
                 .run(move |conn| inbox::insert_batch(conn, &[row]))
                 .await
                 .unwrap();
-            let mut claimed = self.pipeline.claim(1).await.unwrap();
+            let mut claimed = self.pipeline.claim(1, PagesInFlight::new()).await.unwrap();
             assert_eq!(claimed.len(), 1);
             claimed.remove(0)
         }

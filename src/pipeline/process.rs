@@ -701,7 +701,7 @@ impl Pipeline {
         let mut record = NewDelivery {
             event_id,
             seq,
-            page_id: page.clone(),
+            page_id: page_id.clone(),
             psid: cx.event.psid.clone(),
             request: message.body().to_string(),
             status: deliveries::SENT.to_owned(),

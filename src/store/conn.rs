@@ -87,8 +87,9 @@ pub enum Planning {
     OnceByKey,
     /// The claim's connection: each statement planned once (`force_generic_plan`) with
     /// sequential scans, sorts and hash joins off, the settings the claim's one plan needs to
-    /// stay a walk of the due index at any size of the inbox (each shown needed by a plan:
-    /// see `CLAIM_SQL` in `store/inbox.rs`). What is read with a claim (the claimed events'
+    /// stay a walk of the Pages' due events at any size of the inbox, and JIT off (the one
+    /// sort the claim keeps, of one row per Page, costs what a disabled sort costs; each shown
+    /// needed by a plan: see `CLAIM_SQL` in `store/inbox.rs`). What is read with a claim (the claimed events'
     /// deliveries, their senders' users) is read by key and gets index scans here too.
     Claim,
 }
@@ -103,7 +104,7 @@ impl Planning {
             }
             Self::Claim => {
                 "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
-                 SET enable_sort = off; SET enable_hashjoin = off"
+                 SET enable_sort = off; SET enable_hashjoin = off; SET jit = off"
             }
         }
     }

@@ -129,9 +129,14 @@ struct Index {
     table_name: String,
     #[diesel(sql_type = Text)]
     index_name: String,
-    /// Its columns, comma-separated, in order.
-    #[diesel(sql_type = Text)]
-    columns: String,
+    /// Its columns, comma-separated, in order (an expression as its text, on Postgres; see
+    /// `expressions` for SQLite).
+    #[diesel(sql_type = Nullable<Text>)]
+    columns: Option<String>,
+    /// SQLite: how many of its columns are expressions, which `columns` leaves out (their
+    /// text is read from the CREATE INDEX statement instead).
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    expressions: i64,
     #[diesel(sql_type = Bool)]
     is_unique: bool,
     /// "pk" for the primary key, "u" for a UNIQUE constraint, "c" for CREATE INDEX.
@@ -181,15 +186,14 @@ fn postgres_schema(pg: &mut PgConnection) -> (Vec<Column>, Vec<Index>, Vec<Forei
     .unwrap();
     let indexes = diesel::sql_query(format!(
         "SELECT c.relname::text AS table_name, i.relname::text AS index_name, \
-         (SELECT string_agg(a.attname::text, ', ' ORDER BY k.n) \
-            FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) \
-            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum) AS columns, \
+         (SELECT string_agg(pg_get_indexdef(x.indexrelid, k.n, true), ', ' ORDER BY k.n) \
+            FROM generate_series(1, x.indnatts::int) AS k(n)) AS columns, \
          x.indisunique AS is_unique, \
          COALESCE((SELECT CASE con.contype WHEN 'p' THEN 'pk' ELSE 'u' END \
             FROM pg_constraint con \
             WHERE con.conindid = x.indexrelid AND con.conrelid = c.oid \
               AND con.contype IN ('p', 'u')), 'c') AS origin, \
-         pg_get_expr(x.indpred, x.indrelid) AS predicate \
+         0::bigint AS expressions, pg_get_expr(x.indpred, x.indrelid) AS predicate \
          FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
          JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = current_schema() AND {own}"
@@ -233,6 +237,8 @@ fn sqlite_schema(sqlite: &mut SqliteConnection) -> (Vec<Column>, Vec<Index>, Vec
         "SELECT m.name AS table_name, l.name AS index_name, \
          (SELECT group_concat(name, ', ') FROM \
             (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno)) AS columns, \
+         (SELECT count(*) FROM pragma_index_xinfo(l.name) WHERE key = 1 AND cid = -2) \
+           AS expressions, \
          l.\"unique\" != 0 AS is_unique, l.origin AS origin, \
          (SELECT sql FROM sqlite_master WHERE type = 'index' AND name = l.name) AS predicate \
          FROM sqlite_master AS m JOIN pragma_index_list(m.name) AS l \
@@ -358,7 +364,11 @@ fn describe(
             "pk" => {}
             // Constraints: their index names are the backend's own.
             "u" => {
-                lines.insert(format!("unique {} ({})", index.table_name, index.columns));
+                lines.insert(format!(
+                    "unique {} ({})",
+                    index.table_name,
+                    index_columns(index)
+                ));
             }
             _ => {
                 let predicate = match (backend, index.predicate.as_deref()) {
@@ -371,7 +381,9 @@ fn describe(
                 };
                 let mut line = format!(
                     "index {} on {} ({})",
-                    index.index_name, index.table_name, index.columns
+                    index.index_name,
+                    index.table_name,
+                    index_columns(index)
                 );
                 if index.is_unique {
                     line.push_str(" unique");
@@ -390,6 +402,52 @@ fn describe(
         ));
     }
     lines
+}
+
+/// An index's columns, comma-separated, each normalized (an expression such as
+/// `coalesce(page_id, '')` as its text, alike on both backends).
+fn index_columns(index: &Index) -> String {
+    let listed = match (index.expressions, &index.predicate) {
+        // SQLite names no expression column: read them all from its CREATE INDEX.
+        (1.., Some(statement)) => statement_columns(statement),
+        _ => index
+            .columns
+            .as_deref()
+            .unwrap_or_default()
+            .split(", ")
+            .map(str::to_owned)
+            .collect(),
+    };
+    listed
+        .iter()
+        .map(|column| normalized_sql(column))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The columns of a `CREATE INDEX name ON table (a, f(b, c), d) [WHERE ...]` statement:
+/// what stands between the parentheses after the table, split at its top-level commas.
+fn statement_columns(statement: &str) -> Vec<String> {
+    let lower = statement.to_lowercase();
+    let on = lower.find(" on ").expect("CREATE INDEX ... ON");
+    let open = on + lower[on..].find('(').expect("a column list");
+    let (mut depth, mut start, mut columns) = (0, open + 1, Vec::new());
+    for (at, c) in statement.char_indices().skip_while(|(at, _)| *at <= open) {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => {
+                columns.push(statement[start..at].trim().to_owned());
+                return columns;
+            }
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                columns.push(statement[start..at].trim().to_owned());
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    panic!("unclosed column list in {statement}");
 }
 
 fn migrated(database: &TestDatabase) -> Store {
