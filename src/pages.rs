@@ -14,11 +14,10 @@ use secrecy::SecretString;
 
 use crate::config::PageSettings;
 use crate::context::Services;
-use crate::graph::GraphError;
 use crate::i18n::Locales;
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyDocument};
 use crate::registry::Registry;
-use crate::startup::{StartError, load_bot};
+use crate::startup::StartError;
 
 /// The metrics label of the catch-all Page (a deployment without `[[pages]]`).
 const CATCH_ALL_LABEL: &str = "default";
@@ -50,9 +49,6 @@ pub struct Page {
     settings: PageSettings,
     label: String,
     bot: ArcSwap<PageBot>,
-    /// Facebook's last word on the token, when it rejected it (error 190): cleared by the next
-    /// send that goes through.
-    token_rejected: Mutex<Option<String>>,
     last_reload: Mutex<Option<ReloadStatus>>,
 }
 
@@ -77,29 +73,10 @@ impl Page {
         &self.label
     }
 
-    /// Notes that Facebook rejected the Page's token, with its error (never the token).
-    pub fn token_rejected(&self, error: &GraphError) {
-        let mut rejected = lock(&self.token_rejected);
-        if rejected.is_none() {
-            log::error!(
-                "page {}: Facebook rejected its token ({error}): its deliveries pause until a \
-                 send goes through; the other Pages keep going",
-                self.name()
-            );
-        }
-        *rejected = Some(error.to_string());
-    }
-
-    /// Notes that a send went through: the token works.
-    pub fn token_works(&self) {
-        if lock(&self.token_rejected).take().is_some() {
-            log::info!("page {}: its token works again", self.name());
-        }
-    }
-
-    /// Why Facebook rejected the token, while it does.
+    /// Why Facebook rejected the Page's token (error 190 on any call made with it), while it
+    /// does (never the token itself).
     pub fn token_problem(&self) -> Option<String> {
-        lock(&self.token_rejected).clone()
+        self.bot().services.graph.token_rejection()
     }
 
     /// The last reload's outcome, if the Page was reloaded since the start.
@@ -145,8 +122,7 @@ pub fn load_files(
         .iter()
         .map(|page| {
             let (locales, policy) =
-                load_bot(registry, &page.policy, &page.locales, &page.default_locale)
-                    .map_err(|error| StartError::page(page, error))?;
+                load_page(page, registry).map_err(|error| StartError::page(page, error))?;
             Ok(LoadedPage {
                 settings: page.clone(),
                 locales,
@@ -154,6 +130,21 @@ pub fn load_files(
             })
         })
         .collect()
+}
+
+/// A Page's locales and policy. A Page with a `thread_settings` file of its own classifies
+/// Get Started and menu postbacks by that file's payloads, the ones its profile was given.
+fn load_page(
+    page: &PageSettings,
+    registry: &Registry,
+) -> Result<(Arc<Locales>, Arc<Policy>), StartError> {
+    registry.check()?;
+    let locales = Arc::new(Locales::load(&page.locales, &page.default_locale)?);
+    let mut policy = Policy::load(&page.policy, registry, &locales)?;
+    if let Some(file) = &page.thread_settings {
+        policy = policy.classify_by(&PolicyDocument::load_thread_settings(file)?);
+    }
+    Ok((locales, Arc::new(policy)))
 }
 
 impl Pages {
@@ -168,7 +159,11 @@ impl Pages {
         for page in loaded {
             let graph = base
                 .graph
-                .for_token(page.settings.token.as_ref(), app_secret)
+                .for_token(
+                    &page.settings.name,
+                    page.settings.token.as_ref(),
+                    app_secret,
+                )
                 .map_err(|error| StartError::page(&page.settings, error.into()))?;
             let bot = PageBot {
                 policy: page.policy,
@@ -217,7 +212,6 @@ impl Pages {
                         .unwrap_or_else(|| CATCH_ALL_LABEL.to_owned()),
                     settings,
                     bot: ArcSwap::from_pointee(bot),
-                    token_rejected: Mutex::new(None),
                     last_reload: Mutex::new(None),
                 }
             })
@@ -293,7 +287,7 @@ fn reload_page(
     registry: &Registry,
     current: &PageBot,
 ) -> Result<PageBot, StartError> {
-    let (locales, policy) = load_bot(registry, &page.policy, &page.locales, &page.default_locale)?;
+    let (locales, policy) = load_page(page, registry)?;
     Ok(PageBot {
         policy,
         services: Arc::new(Services {

@@ -1,8 +1,8 @@
 //! `GraphClient`: one shared reqwest client making the Graph calls pagebot needs.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hmac::{Hmac, Mac};
@@ -34,6 +34,11 @@ struct Inner {
     auth: Option<Auth>,
     /// Counts the synthetic message ids of log mode.
     dev_sends: AtomicU64,
+    /// Whose token this is, in log lines ("the Page" unless named).
+    name: String,
+    /// Facebook's last word on the token when it rejected it (error 190) on any call (a send,
+    /// a profile lookup, a thread-settings call); cleared by the next call that goes through.
+    token_rejection: Mutex<Option<String>>,
 }
 
 struct Auth {
@@ -68,14 +73,18 @@ impl GraphClient {
                 api,
                 auth,
                 dev_sends: AtomicU64::new(0),
+                name: "the Page".to_owned(),
+                token_rejection: Mutex::new(None),
             }),
         })
     }
 
-    /// A client for another Page: the same Graph API and connection pool, with `token` (`None`:
-    /// log mode) and the same app secret's proof. Fails like [`GraphClient::new`] on a bad token.
+    /// A client for another Page, `name` in its log lines: the same Graph API and connection
+    /// pool, with `token` (`None`: log mode) and the same app secret's proof. Fails like
+    /// [`GraphClient::new`] on a bad token.
     pub fn for_token(
         &self,
+        name: &str,
         token: Option<&SecretString>,
         app_secret: Option<&SecretString>,
     ) -> Result<Self, GraphError> {
@@ -89,8 +98,39 @@ impl GraphClient {
                 api: self.inner.api.clone(),
                 auth,
                 dev_sends: AtomicU64::new(0),
+                name: format!("page {name}"),
+                token_rejection: Mutex::new(None),
             }),
         })
+    }
+
+    /// Why Facebook rejected the token (error 190, never the token itself), while it does: set
+    /// by any call that it answered so, cleared by the next one that went through.
+    pub fn token_rejection(&self) -> Option<String> {
+        lock(&self.inner.token_rejection).clone()
+    }
+
+    /// Notes how Facebook took the token on a call.
+    fn note_token(&self, outcome: Result<(), &GraphError>) {
+        let mut rejection = lock(&self.inner.token_rejection);
+        let name = &self.inner.name;
+        match outcome {
+            Err(e) if e.code() == Some(TOKEN_REJECTED) => {
+                if rejection.is_none() {
+                    log::error!(
+                        "{name}: Facebook rejected its token ({e}): its calls fail until the \
+                         token is replaced; other Pages keep going"
+                    );
+                }
+                *rejection = Some(e.to_string());
+            }
+            Err(_) => {}
+            Ok(()) => {
+                if rejection.take().is_some() {
+                    log::info!("{name}: its token works again");
+                }
+            }
+        }
     }
 
     /// Whether the client has no Page token: sends are logged at info level and answered with
@@ -231,7 +271,7 @@ impl GraphClient {
         );
 
         let error = GraphError::from_body(status, &bytes);
-        if (200..300).contains(&status) {
+        let outcome = if (200..300).contains(&status) {
             match error {
                 Some(error) => Err(auth.scrub_error(error)),
                 None => Ok(bytes.to_vec()),
@@ -244,7 +284,9 @@ impl GraphClient {
                 },
                 |e| auth.scrub_error(e),
             ))
-        }
+        };
+        self.note_token(outcome.as_ref().map(|_| ()));
+        outcome
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, GraphError> {
@@ -408,6 +450,16 @@ fn log_usage(headers: &HeaderMap) {
             log::debug!("graph {name}: {value}");
         }
     }
+}
+
+/// Graph's code for an access token it does not accept (invalid, expired, revoked).
+const TOKEN_REJECTED: i64 = 190;
+
+/// The lock's value, even if a thread panicked while holding it (it holds a plain value).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

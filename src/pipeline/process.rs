@@ -715,9 +715,6 @@ impl Pipeline {
         let stop = match &result {
             Ok(response) => {
                 record.message_id = response.message_id.clone();
-                if let Some(page) = page {
-                    page.token_works();
-                }
                 None
             }
             Err(e) => {
@@ -752,12 +749,10 @@ impl Pipeline {
             Stop::Throttled(message, pause)
         } else if e.code() == Some(TOKEN_REJECTED) {
             // Every send of the Page fails alike until its token is replaced: the events wait,
-            // without using up their attempts, and the Page is tried again after the pause.
+            // without using up their attempts, and the Page is tried again after the pause
+            // (the Page's Graph client noted the rejection for /readyz).
             let pause = self.settings.rate_limit_pause;
             self.throttle.pause(page_id, pause);
-            if let Some(page) = page {
-                page.token_rejected(e);
-            }
             Stop::Throttled(message, pause)
         } else if e.is_retryable() {
             Stop::Passing(message)

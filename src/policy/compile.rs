@@ -317,10 +317,7 @@ impl Policy {
         if !errors.is_empty() {
             return Err(PolicyErrors(errors));
         }
-        let classify = ClassifyConfig {
-            get_started_payload: document.get_started_payload().map(str::to_owned),
-            persistent_menu_payloads: document.persistent_menu_payloads(),
-        };
+        let classify = classify_config_of(&document);
         let stores_users = std::iter::once(&default)
             .chain(routes.values())
             .flat_map(|chain| &chain.links)
@@ -385,6 +382,14 @@ impl Policy {
         &self.classify
     }
 
+    /// Classifies Get Started and menu postbacks by the payloads of `thread_settings` (a
+    /// Page's own thread settings file) instead of the policy's `thread_settings:` section:
+    /// the payloads Facebook sends back are the ones that were pushed.
+    pub fn classify_by(mut self, thread_settings: &PolicyDocument) -> Self {
+        self.classify = classify_config_of(thread_settings);
+        self
+    }
+
     /// The parsed document (thread settings, file name, lines).
     pub fn document(&self) -> &PolicyDocument {
         &self.document
@@ -393,6 +398,14 @@ impl Policy {
     /// The file the policy was read from.
     pub fn file(&self) -> &Path {
         &self.document.file
+    }
+}
+
+/// The payloads a document's thread settings give classification.
+fn classify_config_of(document: &PolicyDocument) -> ClassifyConfig {
+    ClassifyConfig {
+        get_started_payload: document.get_started_payload().map(str::to_owned),
+        persistent_menu_payloads: document.persistent_menu_payloads(),
     }
 }
 
