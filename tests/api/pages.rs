@@ -301,3 +301,91 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    a_pages_thread_settings_file_gives_its_get_started_and_menu_payloads,
+    |db| {
+        let dir = tempfile::tempdir().unwrap();
+        // The News Page's profile comes from a file of its own, with payloads its policy does
+        // not name: the postbacks Facebook sends back carry those.
+        let policy = dir.path().join("news.yaml");
+        std::fs::write(
+            &policy,
+            "routes:\n  GET_STARTED_BUTTON:\n    - handler: postback\n      senders:\n        \
+             - text: { message: welcome }\n  PERSISTENT_MENU_ONE:\n    - handler: postback\n      \
+             senders:\n        - text: { message: menu-one }\n  POSTBACK:\n    - handler: postback\n      \
+             senders:\n        - text: { message: plain }\n",
+        )
+        .unwrap();
+        let locales = dir.path().join("news-locales");
+        std::fs::create_dir_all(locales.join("en-US")).unwrap();
+        std::fs::write(
+            locales.join("en-US/bot.ftl"),
+            "welcome = welcome to the news\nmenu-one = the headlines\nplain = a postback\n\
+             menu-title = Headlines\n",
+        )
+        .unwrap();
+        let profile = dir.path().join("news-profile.yaml");
+        std::fs::write(
+            &profile,
+            "thread_settings:\n  get_started: { payload: NEWS_START }\n  persistent_menu:\n    \
+             - { type: postback, title: menu-title, payload: NEWS_HEADLINES }\n",
+        )
+        .unwrap();
+        let mut news = page(NEWS, "News", NEWS_TOKEN, (policy, locales));
+        news.thread_settings = Some(profile);
+        let shop = page(
+            SHOP,
+            "Shop",
+            SHOP_TOKEN,
+            page_files(dir.path(), "shop", "shop"),
+        );
+        let app = spawn(db, vec![shop, news]).await;
+        let postbacks = Webhook::postback("u1", "Get Started", "NEWS_START")
+            .page(NEWS)
+            .and(Webhook::postback("u2", "Headlines", "NEWS_HEADLINES").page(NEWS))
+            .and(Webhook::postback("u3", "Other", "SOMETHING_ELSE").page(NEWS));
+        assert_eq!(app.post(&postbacks).await.status(), 200);
+        app.wait_until_processed(PATIENCE).await;
+        let sent = app.graph.sent_with_token(NEWS_TOKEN);
+        assert_eq!(texts(&sent, "u1"), ["welcome to the news"]);
+        assert_eq!(texts(&sent, "u2"), ["the headlines"]);
+        assert_eq!(texts(&sent, "u3"), ["a postback"]);
+    }
+);
+
+db_test!(a_token_rejected_on_a_profile_lookup_shows_on_readyz, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    // The News Page only stores its users: the profile lookup is its only Graph call.
+    let (_, locales) = page_files(dir.path(), "news", "news");
+    let policy = dir.path().join("news-users.yaml");
+    std::fs::write(
+        &policy,
+        "default:\n  - handler: user_profile\nroutes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n",
+    )
+    .unwrap();
+    let news = page(NEWS, "News", NEWS_TOKEN, (policy, locales));
+    let shop = page(
+        SHOP,
+        "Shop",
+        SHOP_TOKEN,
+        page_files(dir.path(), "shop", "shop"),
+    );
+    let app = spawn(db, vec![shop, news]).await;
+    app.graph
+        .set_profile_error("u3", FakeError::graph(190, Some(460)));
+    let hello = Webhook::text("u3", "hello").page(NEWS);
+    assert_eq!(app.post(&hello).await.status(), 200);
+    app.wait_until_processed(PATIENCE).await;
+    assert!(app.graph.profile_calls() >= 1, "{:#?}", app.inbox().await);
+    let ready = app.get("/readyz").await.text().await.unwrap();
+    assert!(ready.contains("page News (222): token rejected"), "{ready}");
+    assert!(!ready.contains("Shop"), "{ready}");
+    // A lookup that goes through shows the token works again.
+    app.graph
+        .set_profile("u4", serde_json::json!({"first_name": "Ana"}));
+    let again = Webhook::text("u4", "hello").page(NEWS);
+    assert_eq!(app.post(&again).await.status(), 200);
+    app.wait_until_processed(PATIENCE).await;
+    assert_eq!(app.get("/readyz").await.text().await.unwrap(), "ready");
+});
