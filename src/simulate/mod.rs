@@ -12,12 +12,12 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use crate::config::{BotArgs, SecretFlags};
+use crate::config::{BotArgs, Loaded, PageSettings, SecretFlags, Tokens};
 use crate::exit;
 use crate::registry::Registry;
 use crate::testing::conversation::resolve_tap;
 use crate::testing::{
-    Action, BotMessage, Conversation, LIKE_STICKER_ID, TestBot, TestDatabase, Transcript,
+    Action, BotMessage, Conversation, LIKE_STICKER_ID, TestApp, TestBot, TestDatabase, Transcript,
     TurnOutcome,
 };
 
@@ -54,13 +54,20 @@ pub struct SimulateArgs {
     /// Who you are in the chat (the fake profile's name).
     #[arg(long, default_value = "Alex")]
     pub user: String,
+    /// Talk to this Page of the config file's `[[pages]]` (its id): its policy, locales and
+    /// thread settings. Default: the first Page.
+    #[arg(long, value_name = "ID")]
+    pub page: Option<String>,
 }
 
 /// Runs `simulate` with `registry`, the policy and locales found as `serve` finds them
 /// (`config` is the settings file `--config` names, if any); returns the exit code.
 pub fn run(config: Option<&std::path::Path>, args: SimulateArgs, registry: Registry) -> u8 {
-    let files = match crate::config::load(config, &args.bot, SecretFlags::default()) {
-        Ok(loaded) => loaded.bot(),
+    let page = match crate::config::load(config, &args.bot, SecretFlags::default())
+        .map_err(|e| e.to_string())
+        .and_then(|loaded| page_to_simulate(&loaded, args.page.as_deref()))
+    {
+        Ok(page) => page,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::FINDING;
@@ -73,11 +80,14 @@ pub fn run(config: Option<&std::path::Path>, args: SimulateArgs, registry: Regis
             return exit::COULD_NOT_RUN;
         }
     };
-    let bot = TestBot {
-        policy: files.policy,
-        locales: files.locales,
-        registry,
-        default_locale: files.default_locale,
+    let bot = Simulated {
+        bot: TestBot {
+            policy: page.policy,
+            locales: page.locales,
+            registry,
+            default_locale: page.default_locale,
+        },
+        thread_settings: page.thread_settings,
     };
     if args.script.is_empty() {
         let stdin = std::io::stdin();
@@ -88,11 +98,45 @@ pub fn run(config: Option<&std::path::Path>, args: SimulateArgs, registry: Regis
     }
 }
 
-/// Starts the bot on a fresh database (or the given one).
+/// The bot a simulation runs: a Page's files.
+#[derive(Clone)]
+struct Simulated {
+    bot: TestBot,
+    /// The Page's own thread settings file (Get Started and menu payloads), if it has one.
+    thread_settings: Option<PathBuf>,
+}
+
+/// The Page `--page` names among the config's Pages (the first without it; a deployment
+/// without `[[pages]]` has one, from the top-level settings).
+fn page_to_simulate(loaded: &Loaded, id: Option<&str>) -> Result<PageSettings, String> {
+    let mut pages = loaded
+        .pages(Tokens::IfAvailable)
+        .map_err(|e| e.to_string())?;
+    let Some(id) = id else {
+        return Ok(pages.remove(0));
+    };
+    match pages.iter().position(|p| p.id.as_deref() == Some(id)) {
+        Some(n) => Ok(pages.swap_remove(n)),
+        None if pages.iter().all(|p| p.id.is_none()) => Err(format!(
+            "--page {id}: the config file has no [[pages]]; the one Page needs no --page"
+        )),
+        None => Err(format!(
+            "--page {id}: no [[pages]] entry has that id (the Pages: {})",
+            pages
+                .iter()
+                .filter_map(|p| p.id.as_deref().map(|pid| format!("{pid} {}", p.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Starts the bot on a fresh database (or the given one), as the one Page that answers
+/// whatever Page id an event names.
 fn start(
     runtime: &tokio::runtime::Runtime,
     database_url: Option<&str>,
-    bot: TestBot,
+    bot: Simulated,
 ) -> Result<Conversation, (String, u8)> {
     let database = match database_url {
         Some(url) => TestDatabase::existing(url),
@@ -103,8 +147,18 @@ fn start(
             )
         })?,
     };
+    let Simulated {
+        bot,
+        thread_settings,
+    } = bot;
+    let configure = |settings: &mut crate::config::Settings| {
+        for page in &mut settings.pages {
+            page.thread_settings.clone_from(&thread_settings);
+        }
+    };
     runtime
-        .block_on(Conversation::start_bot(database, bot))
+        .block_on(TestApp::spawn_with(database, bot, configure))
+        .map(Conversation::new)
         .map_err(|e| (e.to_string(), exit::for_start_error(&e)))
 }
 
@@ -113,7 +167,7 @@ fn stop(runtime: &tokio::runtime::Runtime, conversation: Conversation) {
     runtime.block_on(conversation.stop());
 }
 
-fn replay(runtime: &tokio::runtime::Runtime, args: &SimulateArgs, bot: &TestBot) -> u8 {
+fn replay(runtime: &tokio::runtime::Runtime, args: &SimulateArgs, bot: &Simulated) -> u8 {
     let mut transcripts = Vec::new();
     let mut unreadable = false;
     for file in &args.script {
@@ -156,11 +210,11 @@ fn replay(runtime: &tokio::runtime::Runtime, args: &SimulateArgs, bot: &TestBot)
 fn chat(
     runtime: &tokio::runtime::Runtime,
     args: &SimulateArgs,
-    bot: TestBot,
+    bot: Simulated,
     input: impl BufRead,
     interactive: bool,
 ) -> u8 {
-    let policy = bot.policy.display().to_string();
+    let policy = bot.bot.policy.display().to_string();
     let conversation = match start(runtime, args.database_url.as_deref(), bot) {
         Ok(c) => c,
         Err((e, code)) => {

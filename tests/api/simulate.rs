@@ -229,3 +229,90 @@ fn the_chat_prompt_shows_the_step_of_a_flow_and_wait_lets_it_expire() {
         rest = &rest[at + line.len()..];
     }
 }
+
+/// A `pagebot.toml` in `dir` with two Pages: Shop (111) answers `shop: TEXT`; News (222)
+/// answers `news: TEXT` and its own thread settings file makes `NEWS_START` its Get Started.
+fn two_pages(dir: &Path) {
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    for name in ["shop", "news"] {
+        write(
+            &format!("{name}.yaml"),
+            "routes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n      args: { regex: \"^.*$\" }\n      \
+             senders:\n        - text: { message: answer, args: { text: \"{match.0}\" } }\n  \
+             GET_STARTED_BUTTON:\n    - handler: postback\n      senders:\n        - text: { message: welcome }\n",
+        );
+        write(
+            &format!("{name}/en-US/bot.ftl"),
+            &format!("answer = {name}: {{ $text }}\nwelcome = welcome to the {name}\n"),
+        );
+    }
+    write(
+        "news-profile.yaml",
+        "thread_settings:\n  get_started: { payload: NEWS_START }\n",
+    );
+    write(
+        "pagebot.toml",
+        "[[pages]]\nid = 111\nname = \"Shop\"\ntoken_env = \"SHOP_TOKEN\"\npolicy = \"shop.yaml\"\n\
+         locales = \"shop\"\n\n[[pages]]\nid = 222\nname = \"News\"\ntoken_env = \"NEWS_TOKEN\"\n\
+         policy = \"news.yaml\"\nlocales = \"news\"\nthread_settings = \"news-profile.yaml\"\n",
+    );
+}
+
+/// Runs `pagebot simulate ARGS` in `dir` (its pagebot.toml), `stdin` piped in.
+fn simulate_in(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagebot"))
+        .arg("simulate")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env_remove("SHOP_TOKEN")
+        .env_remove("NEWS_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the pagebot binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("pagebot ends")
+}
+
+#[test]
+fn simulate_page_talks_to_that_page_with_its_thread_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pages(dir.path());
+    let output = simulate_in(
+        dir.path(),
+        &["--page", "222"],
+        "hello\n/postback NEWS_START\n",
+    );
+    let (out, err) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("bot: news: hello"), "{out}");
+    assert!(out.contains("bot: welcome to the news"), "{out}");
+    assert!(
+        out.contains("news.yaml"),
+        "the banner names the policy: {out}"
+    );
+    assert!(!out.contains("shop"), "{out}");
+
+    // Without --page: the first Page.
+    let output = simulate_in(dir.path(), &[], "hello\n");
+    let out = text(&output.stdout);
+    assert!(out.contains("bot: shop: hello"), "{out}");
+
+    // A Page that is not listed: the error names the ones that are.
+    let output = simulate_in(dir.path(), &["--page", "333"], "hello\n");
+    let err = text(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("--page 333: no [[pages]] entry has that id (the Pages: 111 Shop, 222 News)"),
+        "{err}"
+    );
+}
