@@ -192,6 +192,8 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 
 /// The version of 2026-12-11-000001_users_per_page, as diesel records it.
 const USERS_PER_PAGE: &str = "20261211000001";
+/// The version of 2026-12-11-000004_recount_thumbups.
+const RECOUNT_THUMBUPS: &str = "20261211000004";
 
 /// Runs the pending migrations of `conn`'s backend whose version `run` accepts, oldest first;
 /// returns their versions, or the first one's error.
@@ -532,6 +534,28 @@ fn existing_rows_get_the_page_of_their_event_else_their_user_on_two_pages(databa
     assert_eq!((added.first_name, added.thumbups), (None, 0));
     let kept = users::find(&mut conn, "P1", "u1").unwrap().unwrap();
     assert_eq!(kept.first_name.as_deref(), Some("name of u1"));
+
+    // recount_thumbups counts each user's thumbs-up on their own Page: u1's event 2 went to
+    // P2, so it is P2's u1's, not P1's.
+    migrate(&mut conn, |v| v > USERS_PER_PAGE && v < RECOUNT_THUMBUPS);
+    assert_eq!(
+        migrate(&mut conn, |v| v == RECOUNT_THUMBUPS),
+        [RECOUNT_THUMBUPS]
+    );
+    let mut counts: Vec<(String, String, i64)> = users_of(&mut conn)
+        .into_iter()
+        .map(|u| (u.page_id, u.psid, u.thumbups))
+        .collect();
+    counts.sort();
+    let expected = [
+        ("", "u2", 1),
+        ("", "u4", 0),
+        ("P1", "u1", 2),
+        ("P2", "u1", 1),
+        ("P2", "u3", 1),
+    ]
+    .map(|(page, psid, n)| (page.to_owned(), psid.to_owned(), n));
+    assert_eq!(counts, expected);
 }
 
 fn existing_rows_without_a_page_get_the_only_page_of_the_database(database: TestDatabase) {
