@@ -216,6 +216,12 @@ impl Context {
         self.services.profile_ttl
     }
 
+    /// The id of the Page the event was sent to (`entry[].id`), `""` when it names none: with
+    /// the PSID, the key of everything stored about the user (a PSID is page-scoped).
+    pub fn page_id(&self) -> &str {
+        self.event.page_id.as_deref().unwrap_or_default()
+    }
+
     /// The sender's PSID, if the event has a sender.
     pub fn psid(&self) -> Option<&str> {
         self.event.psid.as_deref()

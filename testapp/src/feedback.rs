@@ -68,9 +68,12 @@ pub struct Note {
     pub note: String,
     /// When it was stored (epoch ms).
     pub created_at: i64,
+    /// The Page it was sent to: a PSID is page-scoped, so the user is the Page and the PSID.
+    pub page_id: String,
 }
 
-/// Stores `note` unless its event was stored before; returns how many notes its user sent.
+/// Stores `note` unless its event was stored before; returns how many notes its user (its
+/// Page and PSID) sent.
 pub fn record(conn: &mut DbConn, note: &Note) -> Result<i64, StoreError> {
     // ON CONFLICT is outside what diesel's multi-backend connection offers: one arm per
     // backend, the same source in both.
@@ -81,12 +84,13 @@ pub fn record(conn: &mut DbConn, note: &Note) -> Result<i64, StoreError> {
         DbConn::Postgres(c) => insert.execute(c)?,
         DbConn::Sqlite(c) => insert.execute(c)?,
     };
-    count(conn, &note.psid)
+    count(conn, &note.page_id, &note.psid)
 }
 
-/// How many notes `psid` sent.
-pub fn count(conn: &mut DbConn, psid: &str) -> Result<i64, StoreError> {
+/// How many notes `psid` sent to Page `page_id`.
+pub fn count(conn: &mut DbConn, page_id: &str, psid: &str) -> Result<i64, StoreError> {
     Ok(testapp_feedback::table
+        .filter(testapp_feedback::page_id.eq(page_id))
         .filter(testapp_feedback::psid.eq(psid))
         .count()
         .get_result(conn)?)
@@ -115,6 +119,7 @@ impl Handler for Feedback {
             psid: psid.to_owned(),
             note: note.chars().take(MAX_NOTE_CHARS).collect(),
             created_at: now_ms(),
+            page_id: cx.page_id().to_owned(),
         };
         let count = cx.store().run(move |conn| record(conn, &note)).await?;
         cx.vars.insert("feedback.count".into(), count.to_string());

@@ -12,5 +12,7 @@ diesel::table! {
         note -> Text,
         /// When it was stored (epoch ms).
         created_at -> BigInt,
+        /// The Page it was sent to (`""`: the event named none); with `psid`, the user.
+        page_id -> Text,
     }
 }

@@ -49,7 +49,10 @@ async fn testapps_migrations_run_after_pagebots() {
     }
     assert_eq!(
         testapp::migrations().names(bot.app().store.backend()),
-        ["2026-12-10-143000_testapp_feedback"]
+        [
+            "2026-12-10-143000_testapp_feedback",
+            "2026-12-11-120000_testapp_feedback_per_page"
+        ]
     );
     // The table is there, empty.
     assert!(notes(&bot).await.is_empty());
