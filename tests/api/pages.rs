@@ -56,6 +56,12 @@ fn two_pages(dir: &Path) -> Vec<PageSettings> {
     ]
 }
 
+/// The Shop Page (its files in `dir`), then `news`.
+fn shop_and(dir: &Path, news: PageSettings) -> Vec<PageSettings> {
+    let shop = page(SHOP, "Shop", SHOP_TOKEN, page_files(dir, "shop", "shop"));
+    vec![shop, news]
+}
+
 /// Serves `pages` on `db`, the fake Graph accepting both Pages' tokens (and no other: the
 /// test kit's own token is not any Page's).
 async fn spawn(db: TestDatabase, pages: Vec<PageSettings>) -> TestApp {
@@ -334,13 +340,7 @@ db_test!(
         .unwrap();
         let mut news = page(NEWS, "News", NEWS_TOKEN, (policy, locales));
         news.thread_settings = Some(profile);
-        let shop = page(
-            SHOP,
-            "Shop",
-            SHOP_TOKEN,
-            page_files(dir.path(), "shop", "shop"),
-        );
-        let app = spawn(db, vec![shop, news]).await;
+        let app = spawn(db, shop_and(dir.path(), news)).await;
         let postbacks = Webhook::postback("u1", "Get Started", "NEWS_START")
             .page(NEWS)
             .and(Webhook::postback("u2", "Headlines", "NEWS_HEADLINES").page(NEWS))
@@ -365,13 +365,7 @@ db_test!(a_token_rejected_on_a_profile_lookup_shows_on_readyz, |db| {
     )
     .unwrap();
     let news = page(NEWS, "News", NEWS_TOKEN, (policy, locales));
-    let shop = page(
-        SHOP,
-        "Shop",
-        SHOP_TOKEN,
-        page_files(dir.path(), "shop", "shop"),
-    );
-    let app = spawn(db, vec![shop, news]).await;
+    let app = spawn(db, shop_and(dir.path(), news)).await;
     app.graph
         .set_profile_error("u3", FakeError::graph(190, Some(460)));
     let hello = Webhook::text("u3", "hello").page(NEWS);

@@ -14,27 +14,9 @@ fn repo(path: &str) -> String {
 
 /// Runs `pagebot simulate ARGS` on the demo bot in `dir`, with `stdin` piped in.
 fn simulate(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pagebot"))
-        .arg("simulate")
-        .args([
-            "--policy",
-            &repo("routing.yaml"),
-            "--locales",
-            &repo("locales"),
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the pagebot binary runs");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("pagebot ends")
+    let (policy, locales) = (repo("routing.yaml"), repo("locales"));
+    let demo = ["--policy", &policy, "--locales", &locales];
+    simulate_in(dir, &[&demo[..], args].concat(), stdin)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -262,7 +244,7 @@ fn two_pages(dir: &Path) {
     );
 }
 
-/// Runs `pagebot simulate ARGS` in `dir` (its pagebot.toml), `stdin` piped in.
+/// Runs `pagebot simulate ARGS` in `dir` (with its pagebot.toml, if any), `stdin` piped in.
 fn simulate_in(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pagebot"))
         .arg("simulate")
