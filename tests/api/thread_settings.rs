@@ -110,6 +110,16 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Fails, showing the whole standard error, unless it contains `part`.
+fn assert_stderr_has(output: &Output, part: &str) {
+    assert!(stderr(output).contains(part), "{}", stderr(output));
+}
+
+/// Fails, showing the whole standard error, unless it starts with `start`.
+fn assert_stderr_starts(output: &Output, start: &str) {
+    assert!(stderr(output).starts_with(start), "{}", stderr(output));
+}
+
 /// `"GET"`, `"POST greeting,persistent_menu"`, `"DELETE"`: one line per request.
 fn summary(requests: &[ProfileRequest]) -> Vec<String> {
     requests
@@ -412,11 +422,7 @@ async fn apply_without_a_terminal_refuses_unless_yes() {
     let graph = FakeGraph::start().await;
     let output = pagebot(&["apply"], &bot, &graph).await;
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("pass --yes"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "pass --yes");
     // It read the profile to show the plan, and changed nothing.
     assert!(
         stdout(&output).contains("+ get_started:"),
@@ -486,11 +492,7 @@ async fn delete_removes_the_named_fields_in_one_call() {
 
     let unknown = pagebot(&["delete", "home_url", "--yes"], &bot, &graph).await;
     assert_ne!(unknown.status.code(), Some(0));
-    assert!(
-        stderr(&unknown).contains("unknown thread settings field \"home_url\""),
-        "{}",
-        stderr(&unknown)
-    );
+    assert_stderr_has(&unknown, "unknown thread settings field \"home_url\"");
     assert_eq!(graph.messenger_profile_calls(), 1);
 }
 
@@ -510,11 +512,7 @@ async fn without_a_page_token_nothing_is_called() {
         .await
         .expect("runs");
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("PAGEBOT_PAGE_TOKEN"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "PAGEBOT_PAGE_TOKEN");
     assert_eq!(graph.messenger_profile_calls(), 0);
 }
 
@@ -659,11 +657,7 @@ async fn with_several_pages_a_command_must_choose_and_is_told_which_there_are() 
     );
     let unknown = with_pages(&["show", "--page", "333"], &pages, &graph, None).await;
     assert_eq!(unknown.status.code(), Some(1), "{}", stderr(&unknown));
-    assert!(
-        stderr(&unknown).starts_with("error: --page 333: no such Page in the settings"),
-        "{}",
-        stderr(&unknown)
-    );
+    assert_stderr_starts(&unknown, "error: --page 333: no such Page in the settings");
     let both = with_pages(
         &["show", "--page", "111", "--all-pages"],
         &pages,
@@ -771,11 +765,7 @@ async fn one_page_is_read_with_its_token_only_and_exit_codes_take_the_worst() {
         "{}",
         stdout(&plan)
     );
-    assert!(
-        stderr(&plan).starts_with("page 222:\nerror: reading the Page's profile failed"),
-        "{}",
-        stderr(&plan)
-    );
+    assert_stderr_starts(&plan, "page 222:\nerror: reading the Page's profile failed");
     // The shop drifting (1), the other in sync (0): 1. By name this time.
     graph.set_messenger_profile(json!({}));
     graph.set_messenger_profile_of(HELP_TOKEN, TwoPages::help_profile());
@@ -857,10 +847,9 @@ async fn without_pages_all_pages_is_the_one_page_and_page_is_refused() {
     assert_eq!(graph.messenger_profile_calls(), 1);
     let output = pagebot(&["plan", "--page", "111"], &bot, &graph).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(
-        stderr(&output).starts_with("error: --page chooses among the [[pages]] of pagebot.toml"),
-        "{}",
-        stderr(&output)
+    assert_stderr_starts(
+        &output,
+        "error: --page chooses among the [[pages]] of pagebot.toml",
     );
     assert_eq!(graph.messenger_profile_calls(), 1);
 }
