@@ -35,6 +35,8 @@ pub struct Services {
     pub profile_ttl: Duration,
     /// How long a conversation stays at its step without activity before it starts afresh.
     pub conversation_idle: Duration,
+    /// Where messages the bot starts are queued.
+    pub outbox: crate::outbox::Outbox,
 }
 
 /// One classified event from the inbox.
@@ -182,6 +184,13 @@ impl Context {
     /// The database.
     pub fn store(&self) -> &Store {
         &self.services.store
+    }
+
+    /// Where a handler queues a message the bot starts (a notification, a human agent's
+    /// answer): committed when [`Outbox::send`](crate::outbox::Outbox::send) returns, and
+    /// delivered by the pipeline's outbox loop under Messenger's rules (README "Sending first").
+    pub fn outbox(&self) -> &crate::outbox::Outbox {
+        &self.services.outbox
     }
 
     /// The Graph client of the event's Page (only the pipeline sends).
