@@ -108,7 +108,8 @@ impl Intent {
 /// A message to queue: to whom, what, and why.
 #[derive(Debug, Clone)]
 pub struct Draft {
-    /// The Page's id; `None`: the catch-all Page (a deployment without `[[pages]]`).
+    /// The Page's id; `None`: the catch-all Page (a deployment without `[[pages]]`), with
+    /// the Page id the user's events carry.
     pub page: Option<String>,
     /// The user's PSID on that Page.
     pub psid: String,
@@ -260,7 +261,29 @@ impl Outbox {
                 },
             )
         })?;
-        let page_id = draft.page.clone().unwrap_or_default();
+        let page_id = match &draft.page {
+            Some(id) => id.clone(),
+            // The catch-all Page serves whatever Page id its events carry: the user's, when
+            // the inbox knows one.
+            None => {
+                let key = psid.clone();
+                let known = self
+                    .store
+                    .run(move |conn| rows::pages_of(conn, &key))
+                    .await?;
+                match known.as_slice() {
+                    [] => String::new(),
+                    [one] => one.clone(),
+                    _ => {
+                        return Err(FieldError::new(
+                            "recipient.page",
+                            "is required: this user wrote to several Pages",
+                        )
+                        .into());
+                    }
+                }
+            }
+        };
         let locales = page.bot().services.locales.clone();
         let message = match &draft.content {
             Content::Message(message) => message.as_json().clone(),

@@ -269,6 +269,21 @@ pub fn last_interaction(
         .first::<Option<i64>>(conn)?)
 }
 
+/// The Pages (`""`: none named) whose inbox has events of `psid`, at most two: what a message
+/// that names no Page is resolved by on a catch-all deployment.
+pub fn pages_of(conn: &mut DbConn, psid: &str) -> Result<Vec<String>, StoreError> {
+    use inbox_events::dsl as e;
+    let pages: Vec<Option<String>> = e::inbox_events
+        .filter(e::psid.eq(psid))
+        .select(e::page_id)
+        .distinct()
+        .limit(2)
+        .load(conn)?;
+    let mut pages: Vec<String> = pages.into_iter().map(Option::unwrap_or_default).collect();
+    pages.dedup();
+    Ok(pages)
+}
+
 /// A token to send a notification with.
 #[derive(Clone, PartialEq, Eq)]
 pub enum NotificationToken {
