@@ -215,7 +215,8 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An outbox on `store`, without Pages yet ([`Outbox::serve`] gives them).
+    /// An outbox on `store`, without Pages yet: the server gives it the Pages it serves
+    /// (until then, [`Outbox::send`] refuses every draft).
     pub fn new(store: Store) -> Self {
         Self {
             store,

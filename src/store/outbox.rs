@@ -391,10 +391,9 @@ pub fn take_notification_token(
         .values()
         .filter(|o| {
             o.notification_messages_token.is_some()
-                && !o
-                    .notification_messages_status
+                && o.notification_messages_status
                     .as_deref()
-                    .is_some_and(|s| s.replace('_', " ") == optins::STOP_NOTIFICATIONS)
+                    .is_none_or(|s| s.replace('_', " ") != optins::STOP_NOTIFICATIONS)
                 && o.token_expiry_timestamp.is_none_or(|at| at > now)
         })
         .collect();
