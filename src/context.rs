@@ -72,6 +72,8 @@ pub struct Context {
     conversation: Option<Conversation>,
     /// The inbox id as text, for `{event.id}`.
     event_id: String,
+    /// Drafts a handler queued for this event so far (their idempotency keys count them).
+    drafts: std::sync::atomic::AtomicU32,
     services: Arc<Services>,
 }
 
@@ -85,6 +87,7 @@ impl Context {
             vars: BTreeMap::new(),
             prefetched_user: None,
             conversation: None,
+            drafts: std::sync::atomic::AtomicU32::new(0),
             services,
         }
     }
@@ -187,10 +190,11 @@ impl Context {
     }
 
     /// Where a handler queues a message the bot starts (a notification, a human agent's
-    /// answer): committed when [`Outbox::send`](crate::outbox::Outbox::send) returns, and
-    /// delivered by the pipeline's outbox loop under Messenger's rules (README "Sending first").
-    pub fn outbox(&self) -> &crate::outbox::Outbox {
-        &self.services.outbox
+    /// answer): committed when [`EventOutbox::send`](crate::outbox::EventOutbox::send)
+    /// returns, once per draft however often the event is tried, and delivered by the
+    /// pipeline's outbox loop under Messenger's rules (README "Sending first").
+    pub fn outbox(&self) -> crate::outbox::EventOutbox<'_> {
+        crate::outbox::EventOutbox::new(&self.services.outbox, self.event.inbox_id, &self.drafts)
     }
 
     /// The Graph client of the event's Page (only the pipeline sends).

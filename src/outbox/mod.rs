@@ -194,6 +194,46 @@ pub enum OutboxError {
     Store(#[from] StoreError),
 }
 
+/// [`Outbox`] as a handler sees it ([`crate::Context::outbox`]): a draft without an
+/// idempotency key gets one made of the event and its place among the event's drafts, so that
+/// an event tried again (a later handler or send failed) queues nothing twice.
+#[derive(Debug)]
+pub struct EventOutbox<'a> {
+    outbox: &'a Outbox,
+    event_id: i64,
+    drafts: &'a std::sync::atomic::AtomicU32,
+}
+
+impl<'a> EventOutbox<'a> {
+    pub(crate) fn new(
+        outbox: &'a Outbox,
+        event_id: i64,
+        drafts: &'a std::sync::atomic::AtomicU32,
+    ) -> Self {
+        Self {
+            outbox,
+            event_id,
+            drafts,
+        }
+    }
+
+    /// [`Outbox::send`], keyed by the event unless the draft has a key of its own.
+    pub async fn send(&self, mut draft: Draft) -> Result<Queued, OutboxError> {
+        let n = self
+            .drafts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if draft.idempotency_key.is_none() {
+            draft.idempotency_key = Some(format!("event:{}:{n}", self.event_id));
+        }
+        self.outbox.send(draft).await
+    }
+
+    /// The whole outbox (no keys made: the app's own keys, or none).
+    pub fn outbox(&self) -> &Outbox {
+        self.outbox
+    }
+}
+
 /// A queued message's id and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
@@ -244,6 +284,13 @@ impl Outbox {
         }
         if psid.len() > crate::event::MAX_ID_LEN || !crate::store::inbox::storable_text(&psid) {
             return Err(FieldError::new("recipient.psid", "is not a Messenger id").into());
+        }
+        if let Some(page) = &draft.page
+            && (page.is_empty()
+                || page.len() > crate::event::MAX_ID_LEN
+                || !crate::store::inbox::storable_text(page))
+        {
+            return Err(FieldError::new("recipient.page", "is not a Page id").into());
         }
         if let Some(key) = &draft.idempotency_key
             && (key.is_empty() || key.len() > 200 || !crate::store::inbox::storable_text(key))

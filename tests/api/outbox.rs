@@ -372,8 +372,12 @@ db_test!(
 );
 
 /// A handler that hands the conversation to a human: it queues the agent's first words,
-/// tagged HUMAN_AGENT, through the outbox.
-struct CallAgent;
+/// tagged HUMAN_AGENT, through the outbox; its first try then fails (the database, say), so
+/// that the event is tried again and queues the same draft a second time.
+#[derive(Default)]
+struct CallAgent {
+    failed_once: std::sync::atomic::AtomicBool,
+}
 
 #[async_trait]
 impl Handler for CallAgent {
@@ -389,6 +393,16 @@ impl Handler for CallAgent {
             .page(page)
             .intent(Intent::Tag(Tag::HumanAgent));
         cx.outbox().send(draft).await?;
+        if !self
+            .failed_once
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(HandlerError::Store(
+                pagebot::store::StoreError::Unavailable(
+                    "injected after the draft was queued".into(),
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -405,18 +419,24 @@ db_test!(a_handler_queues_through_its_context, |db| {
         "routes:\n  SIMPLE_TEXT:\n    - handler: call_agent\n",
     )
     .unwrap();
-    let registry = Registry::builtin().handler("call_agent", |_: NoArgs| Ok(CallAgent));
+    let registry = Registry::builtin().handler("call_agent", |_: NoArgs| Ok(CallAgent::default()));
     let bot = TestBot::new(policy, TestBot::demo().locales, registry);
     let app = TestApp::spawn_bot(db, bot).await.unwrap();
     app.clock().set_ms(T0 + 2 * HOUR);
     let response = app.post(&Webhook::text("u1", "agent").at(T0)).await;
     assert_eq!(response.status(), 200);
+    app.wait_until_processed(PATIENCE).await;
+    let event = app.inbox().await.remove(0);
+    assert_eq!((event.status.as_str(), event.attempts), ("done", 2));
     let sent = app.graph.wait_for_sent(1, PATIENCE).await;
     assert_eq!(sent[0]["message"]["text"], "An agent will answer you here");
     assert_eq!(sent[0]["tag"], "HUMAN_AGENT");
+    // Tried twice, queued once.
     let stored = app.store.run(rows::all).await.unwrap();
-    assert_eq!(stored.len(), 1);
+    assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].page_id, TEST_PAGE_ID);
+    assert_eq!(settled(&app, stored[0].id).await["state"], "sent");
+    assert_eq!(app.graph.sent().len(), 1);
 });
 
 db_test!(the_apps_own_code_queues_through_its_outbox, |db| {
@@ -502,3 +522,44 @@ db_test!(each_page_sends_with_its_own_token, |db| {
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["field"], "recipient.page");
 });
+
+db_test!(
+    a_message_whose_worker_died_is_sent_once_after_its_lease,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        user_writes(&app, "u1", T0).await;
+        app.clock().set_ms(T0 + HOUR);
+        // What a worker that claimed the message and then died (kill -9) leaves behind: attempts
+        // counted, and `due_at` a lease ahead.
+        let now = pagebot::store::now_ms();
+        let row = rows::NewOutboxMessage {
+            page_id: TEST_PAGE_ID.to_owned(),
+            psid: "u1".to_owned(),
+            intent: "update".to_owned(),
+            tag: None,
+            topic: None,
+            message: json!({ "text": "survived a crash" }).to_string(),
+            state: rows::QUEUED.to_owned(),
+            idempotency_key: None,
+            attempts: 1,
+            due_at: now + 1_500,
+            created_at: now,
+        };
+        let id = app
+            .store
+            .run(move |conn| rows::queue(conn, &row))
+            .await
+            .unwrap()
+            .id;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(
+            sends_of(&app, "survived a crash").is_empty(),
+            "sent while held"
+        );
+        let view = settled(&app, id).await;
+        assert_eq!(view["state"], "sent", "{view}");
+        assert_eq!(view["attempts"], 2);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(sends_of(&app, "survived a crash").len(), 1);
+    }
+);
