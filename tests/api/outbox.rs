@@ -563,3 +563,27 @@ db_test!(
         assert_eq!(sends_of(&app, "survived a crash").len(), 1);
     }
 );
+
+db_test!(
+    a_rate_limit_pauses_the_page_and_the_message_goes_out_once_after,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        user_writes(&app, "u1", T0).await;
+        app.clock().set_ms(T0 + HOUR);
+        let before = app.graph.send_attempts();
+        app.graph.fail_next_sends([FakeError::graph(613, None)]);
+        let started = std::time::Instant::now();
+        let id = queued(&app, text_to("u1", "after the pause", json!("update"))).await;
+        let view = settled(&app, id).await;
+        assert_eq!(view["state"], "sent", "{view}");
+        // The test kit's Page pauses 300 ms; the throttled attempt was not counted.
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(view["attempts"], 1);
+        assert_eq!(sends_of(&app, "after the pause").len(), 1);
+        assert_eq!(
+            app.graph.send_attempts(),
+            before + 2,
+            "the 613, then the send"
+        );
+    }
+);
