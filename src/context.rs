@@ -35,6 +35,8 @@ pub struct Services {
     pub profile_ttl: Duration,
     /// How long a conversation stays at its step without activity before it starts afresh.
     pub conversation_idle: Duration,
+    /// Where messages the bot starts are queued.
+    pub outbox: crate::outbox::Outbox,
 }
 
 /// One classified event from the inbox.
@@ -70,6 +72,8 @@ pub struct Context {
     conversation: Option<Conversation>,
     /// The inbox id as text, for `{event.id}`.
     event_id: String,
+    /// Drafts a handler queued for this event so far (their idempotency keys count them).
+    drafts: std::sync::atomic::AtomicU32,
     services: Arc<Services>,
 }
 
@@ -83,6 +87,7 @@ impl Context {
             vars: BTreeMap::new(),
             prefetched_user: None,
             conversation: None,
+            drafts: std::sync::atomic::AtomicU32::new(0),
             services,
         }
     }
@@ -182,6 +187,14 @@ impl Context {
     /// The database.
     pub fn store(&self) -> &Store {
         &self.services.store
+    }
+
+    /// Where a handler queues a message the bot starts (a notification, a human agent's
+    /// answer): committed when [`EventOutbox::send`](crate::outbox::EventOutbox::send)
+    /// returns, once per draft however often the event is tried, and delivered by the
+    /// pipeline's outbox loop under Messenger's rules (README "Sending first").
+    pub fn outbox(&self) -> crate::outbox::EventOutbox<'_> {
+        crate::outbox::EventOutbox::new(&self.services.outbox, self.event.inbox_id, &self.drafts)
     }
 
     /// The Graph client of the event's Page (only the pipeline sends).

@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod conversation;
@@ -44,6 +45,7 @@ pub mod exit;
 pub mod graph;
 pub mod handlers;
 pub mod i18n;
+pub mod outbox;
 pub mod registry;
 pub mod senders;
 pub mod startup;
@@ -57,6 +59,7 @@ pub mod policy;
 pub mod webhook;
 
 mod admin;
+mod api;
 mod metrics;
 mod pages;
 mod pipeline;

@@ -154,6 +154,8 @@ pub struct Application {
     shutdown: Arc<watch::Sender<bool>>,
     /// The pipeline's store and the retention in days, when done events are purged.
     retention: Option<(Store, u32)>,
+    /// Where the app's own code queues messages the bot starts.
+    outbox: crate::outbox::Outbox,
     /// The webhook's store, through which the database's health is probed.
     probe: Store,
 }
@@ -224,7 +226,9 @@ impl Application {
             journal_store.commits_in_flight(),
             NEW_USERS_GROUP_ROWS,
         );
+        let outbox = crate::outbox::Outbox::new(store.clone());
         let services = Arc::new(Services {
+            outbox: outbox.clone(),
             store: store.clone(),
             new_users,
             graph,
@@ -237,6 +241,7 @@ impl Application {
             &services,
             settings.app_secret.as_ref(),
         )?);
+        outbox.serve(&pages);
         let metrics = Arc::new(Metrics::new());
         let pipeline = Pipeline::new(
             services,
@@ -251,8 +256,16 @@ impl Application {
                 poll_interval: settings.poll_interval,
                 retry_base: settings.retry_base,
                 rate_limit_pause: settings.rate_limit_pause,
+                clock: settings.clock.clone(),
             },
         );
+        // The send API, on the main bind, only with a token (README "Sending first").
+        let api = settings.api_token.clone().map(|token| {
+            web::Data::new(crate::api::ApiState {
+                token,
+                outbox: outbox.clone(),
+            })
+        });
         let state = web::Data::new(WebhookState {
             app_secret: if settings.dev {
                 None
@@ -275,11 +288,15 @@ impl Application {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
-            ActixApp::new()
+            let app = ActixApp::new()
                 .wrap(request_logger())
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
-                .configure(webhook::configure)
+                .configure(webhook::configure);
+            match &api {
+                Some(api) => app.app_data(api.clone()).configure(crate::api::configure),
+                None => app,
+            }
         })
         .listen(listener)
         .map_err(|source| StartError::Bind {
@@ -304,6 +321,7 @@ impl Application {
             shutdown,
             retention,
             probe: inbox_store,
+            outbox,
         })
     }
 
@@ -330,10 +348,17 @@ impl Application {
         &self.pipeline
     }
 
+    /// Where the app's own code queues messages the bot starts (README "Sending first"):
+    /// delivered by the pipeline's outbox loop once the server runs.
+    pub fn outbox(&self) -> &crate::outbox::Outbox {
+        &self.outbox
+    }
+
     /// Serves until the server stops (SIGINT/SIGTERM), then lets in-flight events finish.
     /// SIGHUP reloads the policy and locales; a bad reload is logged and changes nothing.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.pipeline.clone().run(self.shutdown.subscribe()));
+        let outbox = tokio::spawn(self.pipeline.clone().run_outbox(self.shutdown.subscribe()));
         let reloader = tokio::spawn(reload_on_sighup(self.reload.clone()));
         let prober = tokio::spawn(Health::probe(self.probe.clone(), HEALTH_PROBE_EVERY));
         let purger = self.retention.map(|(store, days)| {
@@ -354,6 +379,9 @@ impl Application {
         }
         if let Err(e) = worker.await {
             log::error!("pipeline task ended abnormally: {e}");
+        }
+        if let Err(e) = outbox.await {
+            log::error!("outbox task ended abnormally: {e}");
         }
         result
     }

@@ -35,6 +35,9 @@ pub struct Layered {
     #[serde(default, deserialize_with = "optional_secret")]
     pub page_token: Option<SecretString>,
     #[allow(missing_docs)]
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub api_token: Option<SecretString>,
+    #[allow(missing_docs)]
     #[serde(deserialize_with = "required_secret")]
     pub database_url: SecretString,
     #[allow(missing_docs)]

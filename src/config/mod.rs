@@ -326,6 +326,10 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// Days a done event stays in the inbox; `None` keeps every event.
     pub inbox_retention_days: Option<u32>,
+    /// The send API's bearer token (`PAGEBOT_API_TOKEN`); `None`: the API is off.
+    pub api_token: Option<SecretString>,
+    /// The time the outbox's window rules are judged by (the system's; tests pin it).
+    pub clock: crate::clock::Clock,
     /// The Pages served: at least one (see [`pages`]).
     pub pages: Vec<PageSettings>,
 }
@@ -474,6 +478,8 @@ impl Settings {
             profile_ttl: Duration::from_secs(7 * 24 * 3600),
             poll_interval: Duration::from_millis(500),
             inbox_retention_days: args.inbox_retention_days,
+            api_token: args.api_token,
+            clock: crate::clock::Clock::system(),
             pages,
         })
     }

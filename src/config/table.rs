@@ -59,6 +59,11 @@ pub const SETTINGS: &[Setting] = &[
         "PAGEBOT_PAGE_TOKEN",
         "the Page access token without `[[pages]]` (required by `serve` unless `--dev`, and by `thread-settings`); refused with `[[pages]]`, whose Pages name their own",
     ),
+    secret(
+        "api_token",
+        "PAGEBOT_API_TOKEN",
+        "the bearer token of the send API (`POST /api/messages`, on the main bind); unset: the API is off",
+    ),
     Setting {
         secret: true,
         ..setting(

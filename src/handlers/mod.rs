@@ -135,6 +135,17 @@ pub enum HandlerError {
     Permanent(String),
 }
 
+/// `cx.outbox().send(draft).await?` in a handler: a draft that cannot be sent is permanent, a
+/// database that did not take it is retried.
+impl From<crate::outbox::OutboxError> for HandlerError {
+    fn from(error: crate::outbox::OutboxError) -> Self {
+        match error {
+            crate::outbox::OutboxError::Store(e) => Self::Store(e),
+            other => Self::Permanent(other.to_string()),
+        }
+    }
+}
+
 impl HandlerError {
     /// Whether trying the event again later may succeed.
     pub fn is_retryable(&self) -> bool {

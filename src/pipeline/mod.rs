@@ -7,6 +7,7 @@
 
 mod due;
 mod journal;
+mod outbox;
 mod process;
 mod retry;
 mod throttle;
@@ -48,6 +49,8 @@ pub struct PipelineSettings {
     pub retry_base: Duration,
     /// How long a Page's sends pause after Facebook signals a rate limit.
     pub rate_limit_pause: Duration,
+    /// The time the outbox's window rules are judged by.
+    pub clock: crate::clock::Clock,
 }
 
 /// The Page of each event task in flight, and how many each Page has: what the claim orders
@@ -413,6 +416,7 @@ mod tests {
                 locales: locales.clone(),
                 profile_ttl: Duration::from_secs(3600),
                 conversation_idle: Duration::from_secs(3600),
+                outbox: crate::outbox::Outbox::new(store.clone()),
             });
             let pages = Arc::new(Pages::single(policy, services.clone()));
             let pipeline = Pipeline::new(
@@ -428,6 +432,7 @@ mod tests {
                     poll_interval: Duration::from_millis(50),
                     retry_base: Duration::from_millis(50),
                     rate_limit_pause: Duration::from_millis(300),
+                    clock: crate::clock::Clock::system(),
                 },
             );
             Self {

@@ -141,7 +141,7 @@ pub enum Outcome {
 }
 
 /// Why an attempt stopped early.
-enum Stop {
+pub(super) enum Stop {
     Permanent(String),
     Passing(String),
     /// The Page is rate-limited: try again after the pause, without using up an attempt.
@@ -736,7 +736,12 @@ impl Pipeline {
 
     /// What a failed send means for the event, and for its Page: a rate limit or a rejected
     /// token pauses that Page's sends (only that Page's: `page_id` keys the throttle).
-    fn classify_send_error(&self, page_id: &str, page: Option<&Page>, e: &GraphError) -> Stop {
+    pub(super) fn classify_send_error(
+        &self,
+        page_id: &str,
+        page: Option<&Page>,
+        e: &GraphError,
+    ) -> Stop {
         let message = format!("send: {e}");
         let name = page.map_or(page_id, |page| page.name());
         if e.is_rate_limit() {

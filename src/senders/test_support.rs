@@ -78,6 +78,7 @@ impl TestContext {
             GroupCommit::start(store.clone(), 1, 1)
         };
         let services = Arc::new(Services {
+            outbox: crate::outbox::Outbox::new(store.clone()),
             store,
             new_users,
             graph: GraphClient::new(GraphSettings::default()).expect("a log-mode client"),

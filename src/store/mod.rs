@@ -33,6 +33,7 @@ pub mod inbox;
 pub mod locations;
 pub mod media;
 pub mod optins;
+pub mod outbox;
 mod prepared;
 pub mod reactions;
 pub mod referrals;

@@ -233,5 +233,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Messages the bot starts, queued until the outbox loop delivers or refuses them.
+    outbox_messages (id) {
+        id -> BigInt,
+        page_id -> Text,
+        psid -> Text,
+        intent -> Text,
+        tag -> Nullable<Text>,
+        topic -> Nullable<Text>,
+        message -> Text,
+        state -> Text,
+        message_id -> Nullable<Text>,
+        error -> Nullable<Text>,
+        error_code -> Nullable<BigInt>,
+        idempotency_key -> Nullable<Text>,
+        one_time_token_event -> Nullable<BigInt>,
+        attempts -> Integer,
+        due_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(deliveries -> inbox_events (event_id));
 diesel::allow_tables_to_appear_in_same_query!(users, inbox_events, deliveries);

@@ -28,6 +28,8 @@ use crate::webhook::signature::sign_sha256;
 pub const TEST_APP_SECRET: &str = "pagebot-test-secret";
 /// The verify token every [`TestApp`] expects.
 pub const TEST_VERIFY_TOKEN: &str = "pagebot-test-verify-token";
+/// The bearer token of every [`TestApp`]'s send API.
+pub const TEST_API_TOKEN: &str = "pagebot-test-api-token";
 /// How long a conversation of a [`TestApp`] (and of `pagebot simulate`) stays at its step
 /// without activity: the default of `PAGEBOT_CONVERSATION_IDLE_SECS`.
 pub const CONVERSATION_IDLE: Duration = Duration::from_secs(3600);
@@ -156,6 +158,8 @@ pub struct TestApp {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: StopHandle,
     reload: crate::startup::ReloadHandle,
+    outbox: crate::outbox::Outbox,
+    clock: crate::clock::Clock,
     // Dropped last: the database outlives the server that uses it. `None` once
     // [`TestApp::stop_keeping_database`] handed it back.
     database: Option<TestDatabase>,
@@ -231,11 +235,13 @@ impl TestApp {
             })?;
         let mut settings = test_settings(&database, &bot, &graph);
         configure(&mut settings);
+        let clock = settings.clock.clone();
         let app_migrations = bot.registry.app_migrations().cloned();
         let app = Application::build(settings, bot.registry).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let stop = app.stop_handle();
         let reload = app.reload_handle();
+        let outbox = app.outbox().clone();
         // Connected before the server runs: on SQLite, the migrations' check would otherwise
         // race the pipeline's first claims for the one write lock.
         let store = {
@@ -255,8 +261,55 @@ impl TestApp {
             server,
             stop,
             reload,
+            outbox,
+            clock,
             database: Some(database),
         })
+    }
+
+    /// Where a test queues messages the bot starts, as the app's own code would.
+    pub fn outbox(&self) -> &crate::outbox::Outbox {
+        &self.outbox
+    }
+
+    /// The clock the outbox's window rules read: pin it to put a user hours or days after
+    /// their last message (`app.clock().set_ms(..)`).
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.clock
+    }
+
+    /// POSTs `body` as JSON to `path` with `Authorization: Bearer token` (when given) and
+    /// these extra headers: the send API as a client calls it.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn post_api(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the test server must answer")
+    }
+
+    /// GETs `path` with `Authorization: Bearer token` (when given).
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn get_api(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("the test server must answer")
     }
 
     /// The `DATABASE_URL` of the server's database.
@@ -414,6 +467,8 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         profile_ttl: Duration::from_secs(3600),
         poll_interval: Duration::from_millis(50),
         inbox_retention_days: None,
+        api_token: Some(SecretString::from(TEST_API_TOKEN)),
+        clock: crate::clock::Clock::system(),
         pages: vec![crate::config::PageSettings {
             id: None,
             name: "the Page".to_owned(),

@@ -41,7 +41,8 @@ pub mod transcript;
 pub mod webhook;
 
 pub use app::{
-    CONVERSATION_IDLE, TEST_APP_SECRET, TEST_VERIFY_TOKEN, TestApp, TestBot, TestDatabase,
+    CONVERSATION_IDLE, TEST_API_TOKEN, TEST_APP_SECRET, TEST_VERIFY_TOKEN, TestApp, TestBot,
+    TestDatabase,
 };
 pub use conversation::{Action, Conversation, ConversationError, Turn, TurnOutcome, User};
 pub use expect::{Expected, Mismatch};

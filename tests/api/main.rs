@@ -18,6 +18,7 @@ mod flows;
 mod handlers;
 mod ingress;
 mod outage;
+mod outbox;
 mod pages;
 mod panics;
 mod pipeline;

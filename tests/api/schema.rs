@@ -87,6 +87,7 @@ fn schema_rs() -> Vec<(String, Vec<String>)> {
         referrals,
         handovers,
         conversations,
+        outbox_messages,
     ]
 }
 
