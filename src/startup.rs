@@ -274,12 +274,26 @@ impl Application {
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let max_body = settings.max_body_bytes;
+        let dev = settings.dev;
+        // The chat page (dev mode only) signs its bodies as Facebook would, when there is a
+        // secret to sign with.
+        let chat = web::Data::new(crate::web::chat::ChatSettings {
+            app_secret: settings.app_secret.clone(),
+        });
+        if dev {
+            log::warn!(
+                "DEV MODE: the chat page is at http://{}/dev/chat",
+                std::net::SocketAddr::new(settings.bind.ip(), port)
+            );
+        }
         let server = HttpServer::new(move || {
             ActixApp::new()
                 .wrap(request_logger())
                 .app_data(state.clone())
+                .app_data(chat.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(webhook::configure)
+                .configure(|cfg| crate::web::configure(cfg, dev))
         })
         .listen(listener)
         .map_err(|source| StartError::Bind {

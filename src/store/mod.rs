@@ -36,6 +36,7 @@ pub mod optins;
 mod prepared;
 pub mod reactions;
 pub mod referrals;
+pub mod threads;
 pub mod schema;
 pub mod thumbs_up;
 pub mod users;

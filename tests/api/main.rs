@@ -9,6 +9,7 @@ mod app_migrations;
 mod binary;
 mod chains;
 mod claim_pages;
+mod chat;
 mod cli;
 mod conversation;
 mod demo;
