@@ -54,7 +54,7 @@
           var atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80;
           thread.innerHTML = html;
           open.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
-          if (atBottom || !open.length) scrollDown();
+          if (atBottom) scrollDown();
         });
       }, function () { showError("the server does not answer"); })
       .then(function () { polling = false; }, function () { polling = false; });

@@ -224,7 +224,12 @@ pub(crate) fn page_profile(page: &crate::pages::Page) -> Result<Profile, String>
 /// Facebook's locale `facebook` (`en_US`), else its `default` entry, as Messenger picks it.
 pub(crate) fn localized_entry<'a>(value: &'a Value, facebook: Option<&str>) -> Option<&'a Value> {
     let entries = value.as_array()?;
-    let locale_of = |entry: &Value| entry.get("locale").and_then(Value::as_str).map(str::to_owned);
+    let locale_of = |entry: &Value| {
+        entry
+            .get("locale")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     facebook
         .and_then(|wanted| {
             entries

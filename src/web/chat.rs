@@ -373,9 +373,8 @@ fn resolve<'a>(
     page: Option<&str>,
     psid: Option<&str>,
 ) -> Result<(&'a Page, String), HttpResponse> {
-    let page = find_page(pages, page).ok_or_else(|| {
-        HttpResponse::NotFound().json(json!({ "error": "no such Page" }))
-    })?;
+    let page = find_page(pages, page)
+        .ok_or_else(|| HttpResponse::NotFound().json(json!({ "error": "no such Page" })))?;
     let psid = psid.unwrap_or(DEFAULT_PSID).to_owned();
     valid_psid(&psid).map_err(bad_request)?;
     Ok((page, psid))

@@ -15,9 +15,7 @@ const USER: &str = "5550000000000042";
 async fn thread_until(app: &TestApp, psid: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let response = app
-            .get(&format!("/dev/chat/thread.json?psid={psid}"))
-            .await;
+        let response = app.get(&format!("/dev/chat/thread.json?psid={psid}")).await;
         assert_eq!(response.status(), 200);
         let thread: Value = response.json().await.unwrap();
         if done(&thread) {
@@ -82,96 +80,112 @@ db_test!(the_page_does_not_exist_in_production, |db| {
         assert_eq!(app.get(path).await.status(), 404, "{path}");
     }
     let sent = app
-        .post_json("/dev/chat/send", &json!({"psid": "1", "kind": "text", "text": "hi"}))
+        .post_json(
+            "/dev/chat/send",
+            &json!({"psid": "1", "kind": "text", "text": "hi"}),
+        )
         .await;
     assert_eq!(sent.status(), 404);
     assert!(app.inbox().await.is_empty());
 });
 
-db_test!(a_typed_text_goes_through_the_webhook_and_the_reply_comes_back, |db| {
-    let app = TestApp::spawn_dev(db).await;
-    let sent = app
-        .post_json(
-            "/dev/chat/send",
-            &json!({"psid": USER, "kind": "text", "text": "colours"}),
-        )
-        .await;
-    assert_eq!(sent.status(), 202);
-    let thread = thread_until(&app, USER, |t| !bot_texts(t).is_empty()).await;
-    assert_eq!(bot_texts(&thread), ["Pick a colour"]);
-    let items = thread["items"].as_array().unwrap();
-    assert_eq!(items[0]["from"], "user");
-    assert_eq!(items[0]["text"], "colours");
-    let chips: Vec<(&str, &str)> = items[1]["quick_replies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["title"].as_str().unwrap(), c["payload"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        chips,
-        [("Red", "COLOR_RED"), ("Green", "COLOR_GREEN"), ("Blue", "COLOR_BLUE")]
-    );
-    // Through the inbox, like Facebook's events: one event of the Page, classified.
-    let inbox = app.inbox().await;
-    assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].psid.as_deref(), Some(USER));
-    assert_eq!(inbox[0].kind.as_deref(), Some("SIMPLE_TEXT"));
-    assert_eq!(
-        app.graph.sent_to(USER).last().unwrap()["message"]["text"],
-        "Pick a colour"
-    );
-    // The thread's HTML draws the chips, and answers 304 while it has not changed.
-    let html = app
-        .get(&format!("/dev/chat/thread?psid={USER}"))
-        .await;
-    let etag = html.headers()["etag"].to_str().unwrap().to_owned();
-    let html = html.text().await.unwrap();
-    assert!(
-        html.contains(r#"data-send="quick_reply" data-title="Red" data-payload="COLOR_RED""#),
-        "{html}"
-    );
-    let again = reqwest::Client::new()
-        .get(format!("{}/dev/chat/thread?psid={USER}", app.address))
-        .header("If-None-Match", etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 304);
-});
+db_test!(
+    a_typed_text_goes_through_the_webhook_and_the_reply_comes_back,
+    |db| {
+        let app = TestApp::spawn_dev(db).await;
+        let sent = app
+            .post_json(
+                "/dev/chat/send",
+                &json!({"psid": USER, "kind": "text", "text": "colours"}),
+            )
+            .await;
+        assert_eq!(sent.status(), 202);
+        let thread = thread_until(&app, USER, |t| !bot_texts(t).is_empty()).await;
+        assert_eq!(bot_texts(&thread), ["Pick a colour"]);
+        let items = thread["items"].as_array().unwrap();
+        assert_eq!(items[0]["from"], "user");
+        assert_eq!(items[0]["text"], "colours");
+        let chips: Vec<(&str, &str)> = items[1]["quick_replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["title"].as_str().unwrap(), c["payload"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            chips,
+            [
+                ("Red", "COLOR_RED"),
+                ("Green", "COLOR_GREEN"),
+                ("Blue", "COLOR_BLUE")
+            ]
+        );
+        // Through the inbox, like Facebook's events: one event of the Page, classified.
+        let inbox = app.inbox().await;
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].psid.as_deref(), Some(USER));
+        assert_eq!(inbox[0].kind.as_deref(), Some("SIMPLE_TEXT"));
+        assert_eq!(
+            app.graph.sent_to(USER).last().unwrap()["message"]["text"],
+            "Pick a colour"
+        );
+        // The thread's HTML draws the chips, and answers 304 while it has not changed.
+        let html = app.get(&format!("/dev/chat/thread?psid={USER}")).await;
+        let etag = html.headers()["etag"].to_str().unwrap().to_owned();
+        let html = html.text().await.unwrap();
+        assert!(
+            html.contains(r#"data-send="quick_reply" data-title="Red" data-payload="COLOR_RED""#),
+            "{html}"
+        );
+        let again = reqwest::Client::new()
+            .get(format!("{}/dev/chat/thread?psid={USER}", app.address))
+            .header("If-None-Match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304);
+    }
+);
 
-db_test!(a_tapped_chip_sends_its_quick_reply_and_a_button_its_postback, |db| {
-    let app = TestApp::spawn_dev(db).await;
-    let tap = json!({"psid": USER, "kind": "quick_reply", "title": "Red", "payload": "COLOR_RED"});
-    assert_eq!(app.post_json("/dev/chat/send", &tap).await.status(), 202);
-    let thread = thread_until(&app, USER, |t| !bot_texts(t).is_empty()).await;
-    assert_eq!(bot_texts(&thread), ["Red it is, a bold choice!"]);
-    assert_eq!(thread["items"][0]["note"], "quick reply · COLOR_RED");
-    let raw: Value = serde_json::from_str(&app.inbox().await[0].raw).unwrap();
-    assert_eq!(raw["message"]["quick_reply"]["payload"], "COLOR_RED");
-    assert_eq!(app.inbox().await[0].kind.as_deref(), Some("QUICK_REPLY"));
+db_test!(
+    a_tapped_chip_sends_its_quick_reply_and_a_button_its_postback,
+    |db| {
+        let app = TestApp::spawn_dev(db).await;
+        let tap =
+            json!({"psid": USER, "kind": "quick_reply", "title": "Red", "payload": "COLOR_RED"});
+        assert_eq!(app.post_json("/dev/chat/send", &tap).await.status(), 202);
+        let thread = thread_until(&app, USER, |t| !bot_texts(t).is_empty()).await;
+        assert_eq!(bot_texts(&thread), ["Red it is, a bold choice!"]);
+        assert_eq!(thread["items"][0]["note"], "quick reply · COLOR_RED");
+        let raw: Value = serde_json::from_str(&app.inbox().await[0].raw).unwrap();
+        assert_eq!(raw["message"]["quick_reply"]["payload"], "COLOR_RED");
+        assert_eq!(app.inbox().await[0].kind.as_deref(), Some("QUICK_REPLY"));
 
-    let shop = json!({"psid": USER, "kind": "postback", "title": "Shop", "payload": "SHOP"});
-    assert_eq!(app.post_json("/dev/chat/send", &shop).await.status(), 202);
-    let thread = thread_until(&app, USER, |t| {
-        t["items"].as_array().unwrap().iter().any(|b| b["kind"] == "generic")
-    })
-    .await;
-    let carousel = thread["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["kind"] == "generic")
-        .unwrap();
-    let titles: Vec<&str> = carousel["cards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(titles, ["pagebot T-shirt", "pagebot mug"]);
-    assert_eq!(app.inbox().await[1].kind.as_deref(), Some("POSTBACK"));
-});
+        let shop = json!({"psid": USER, "kind": "postback", "title": "Shop", "payload": "SHOP"});
+        assert_eq!(app.post_json("/dev/chat/send", &shop).await.status(), 202);
+        let thread = thread_until(&app, USER, |t| {
+            t["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["kind"] == "generic")
+        })
+        .await;
+        let carousel = thread["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["kind"] == "generic")
+            .unwrap();
+        let titles: Vec<&str> = carousel["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles, ["pagebot T-shirt", "pagebot mug"]);
+        assert_eq!(app.inbox().await[1].kind.as_deref(), Some("POSTBACK"));
+    }
+);
 
 db_test!(a_location_and_a_thumbs_up_reach_their_handlers, |db| {
     let app = TestApp::spawn_dev(db).await;
@@ -207,11 +221,23 @@ db_test!(bad_actions_are_refused_with_a_reason, |db| {
     let app = TestApp::spawn_dev(db).await;
     for (body, expected) in [
         (json!({"psid": USER, "kind": "text", "text": "  "}), "empty"),
-        (json!({"psid": USER, "kind": "location", "lat": 91, "long": 0}), "latitude"),
-        (json!({"psid": "no spaces", "kind": "text", "text": "hi"}), "psid"),
+        (
+            json!({"psid": USER, "kind": "location", "lat": 91, "long": 0}),
+            "latitude",
+        ),
+        (
+            json!({"psid": "no spaces", "kind": "text", "text": "hi"}),
+            "psid",
+        ),
         (json!({"psid": USER, "kind": "teleport"}), "not an action"),
-        (json!({"psid": USER, "kind": "image", "url": "javascript:alert(1)"}), "https://"),
-        (json!({"page": "999", "psid": USER, "kind": "text", "text": "hi"}), "no such Page"),
+        (
+            json!({"psid": USER, "kind": "image", "url": "javascript:alert(1)"}),
+            "https://",
+        ),
+        (
+            json!({"page": "999", "psid": USER, "kind": "text", "text": "hi"}),
+            "no such Page",
+        ),
     ] {
         let response = app.post_json("/dev/chat/send", &body).await;
         assert!(
@@ -238,17 +264,31 @@ db_test!(bad_actions_are_refused_with_a_reason, |db| {
 db_test!(the_language_picked_is_the_one_the_bot_speaks, |db| {
     let app = TestApp::spawn_dev(db).await;
     let picked = app
-        .post_json("/dev/chat/locale", &json!({"psid": USER, "locale": "zh-TW"}))
+        .post_json(
+            "/dev/chat/locale",
+            &json!({"psid": USER, "locale": "zh-TW"}),
+        )
         .await;
     assert_eq!(picked.status(), 200);
     let refused = app
-        .post_json("/dev/chat/locale", &json!({"psid": USER, "locale": "xx-YY"}))
+        .post_json(
+            "/dev/chat/locale",
+            &json!({"psid": USER, "locale": "xx-YY"}),
+        )
         .await;
     assert_eq!(refused.status(), 400);
     let sent = json!({"psid": USER, "kind": "text", "text": "colours"});
     assert_eq!(app.post_json("/dev/chat/send", &sent).await.status(), 202);
     let thread = thread_until(&app, USER, |t| !bot_texts(t).is_empty()).await;
     assert_ne!(bot_texts(&thread), ["Pick a colour"], "{thread:#}");
-    let page = app.get(&format!("/dev/chat?psid={USER}")).await.text().await.unwrap();
-    assert!(page.contains(r#"<option value="zh-TW" selected>"#), "{page}");
+    let page = app
+        .get(&format!("/dev/chat?psid={USER}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<option value="zh-TW" selected>"#),
+        "{page}"
+    );
 });

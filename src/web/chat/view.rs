@@ -463,7 +463,9 @@ fn receipt(payload: &Value) -> Receipt {
         .into_iter()
         .flatten()
         .map(|element| {
-            let quantity = element.get("quantity").map_or_else(|| "1".to_owned(), scalar);
+            let quantity = element
+                .get("quantity")
+                .map_or_else(|| "1".to_owned(), scalar);
             let price = element.get("price").map(scalar).unwrap_or_default();
             ReceiptItem {
                 title: text_at(element, "title").unwrap_or_default(),
@@ -478,10 +480,7 @@ fn receipt(payload: &Value) -> Receipt {
         .unwrap_or_default();
     Receipt {
         recipient_name: text_at(payload, "recipient_name").unwrap_or_default(),
-        order_number: payload
-            .get("order_number")
-            .map(scalar)
-            .unwrap_or_default(),
+        order_number: payload.get("order_number").map(scalar).unwrap_or_default(),
         payment_method: text_at(payload, "payment_method").unwrap_or_default(),
         items,
         total: format!("{total} {currency}"),
@@ -606,10 +605,7 @@ mod tests {
         let view = thread(&turns, 2_000);
         assert!(view.typing);
         assert!(view.items[0].seen);
-        assert_eq!(
-            view.items[0].problem.as_deref(),
-            Some("event dead: boom")
-        );
+        assert_eq!(view.items[0].problem.as_deref(), Some("event dead: boom"));
         assert_eq!(view.items[1].kind, "other");
         assert_eq!(
             view.items[1].problem.as_deref(),
@@ -626,7 +622,11 @@ mod tests {
             "buttons": [{"type": "web_url", "title": "Go", "url": "javascript:x"},
                         {"type": "postback", "title": "Buy", "payload": "BUY"}]}]}}}});
         let turns = vec![ThreadTurn {
-            event: event(1, json!({"postback": {"title": "Shop", "payload": "SHOP"}}), "done"),
+            event: event(
+                1,
+                json!({"postback": {"title": "Shop", "payload": "SHOP"}}),
+                "done",
+            ),
             replies: vec![delivery(1, 1, card, "sent")],
         }];
         let view = thread(&turns, 0);
