@@ -167,41 +167,6 @@ impl Profile {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn fields_parse_by_their_api_name_and_keep_the_apply_order() {
-        for field in Field::ALL {
-            assert_eq!(field.as_str().parse::<Field>(), Ok(field));
-        }
-        let err = "home_url".parse::<Field>().unwrap_err().to_string();
-        assert!(
-            err.contains("\"home_url\"") && err.contains("ice_breakers"),
-            "{err}"
-        );
-        let mut sorted = Field::ALL;
-        sorted.sort();
-        assert_eq!(sorted, Field::ALL);
-        assert_eq!(Field::ALL[0], Field::WhitelistedDomains);
-        assert_eq!(Field::ALL[1], Field::GetStarted);
-    }
-
-    #[test]
-    fn from_graph_keeps_only_managed_non_null_fields() {
-        let profile = Profile::from_graph(&json!({
-            "get_started": {"payload": "GO"},
-            "greeting": null,
-            "home_url": {"url": "https://example.com"},
-        }));
-        assert_eq!(profile.to_json(), json!({"get_started": {"payload": "GO"}}));
-        assert!(Profile::from_graph(&json!([])).is_empty());
-    }
-}
-
 /// The Messenger Profile a served Page's files ask for, as `thread-settings plan` builds it:
 /// from the Page's `thread_settings` file when pagebot.toml names one, else from its policy's
 /// section; its texts in the Page's locales. The chat page draws its Get Started button,
@@ -241,4 +206,39 @@ pub(crate) fn localized_entry<'a>(value: &'a Value, facebook: Option<&str>) -> O
                 .iter()
                 .find(|entry| locale_of(entry).as_deref() == Some("default"))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn fields_parse_by_their_api_name_and_keep_the_apply_order() {
+        for field in Field::ALL {
+            assert_eq!(field.as_str().parse::<Field>(), Ok(field));
+        }
+        let err = "home_url".parse::<Field>().unwrap_err().to_string();
+        assert!(
+            err.contains("\"home_url\"") && err.contains("ice_breakers"),
+            "{err}"
+        );
+        let mut sorted = Field::ALL;
+        sorted.sort();
+        assert_eq!(sorted, Field::ALL);
+        assert_eq!(Field::ALL[0], Field::WhitelistedDomains);
+        assert_eq!(Field::ALL[1], Field::GetStarted);
+    }
+
+    #[test]
+    fn from_graph_keeps_only_managed_non_null_fields() {
+        let profile = Profile::from_graph(&json!({
+            "get_started": {"payload": "GO"},
+            "greeting": null,
+            "home_url": {"url": "https://example.com"},
+        }));
+        assert_eq!(profile.to_json(), json!({"get_started": {"payload": "GO"}}));
+        assert!(Profile::from_graph(&json!([])).is_empty());
+    }
 }

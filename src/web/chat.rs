@@ -309,7 +309,7 @@ fn fragment(page: &Page, view: ThreadView, locale: Option<&str>) -> Result<Strin
 /// `GET /dev/chat`: the page.
 async fn page(state: web::Data<WebhookState>, who: web::Query<Who>) -> HttpResponse {
     let pages = state.pipeline.pages();
-    let Some(page) = find_page(&pages, who.page.as_deref()) else {
+    let Some(page) = find_page(pages, who.page.as_deref()) else {
         return HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
             .body("no such Page: pick one of the served Pages' ids");
@@ -372,11 +372,12 @@ fn resolve<'a>(
     pages: &'a crate::pages::Pages,
     page: Option<&str>,
     psid: Option<&str>,
-) -> Result<(&'a Page, String), HttpResponse> {
-    let page = find_page(pages, page)
-        .ok_or_else(|| HttpResponse::NotFound().json(json!({ "error": "no such Page" })))?;
+) -> Result<(&'a Page, String), Box<HttpResponse>> {
+    let page = find_page(pages, page).ok_or_else(|| {
+        Box::new(HttpResponse::NotFound().json(json!({ "error": "no such Page" })))
+    })?;
     let psid = psid.unwrap_or(DEFAULT_PSID).to_owned();
-    valid_psid(&psid).map_err(bad_request)?;
+    valid_psid(&psid).map_err(|e| Box::new(bad_request(e)))?;
     Ok((page, psid))
 }
 
@@ -387,9 +388,9 @@ async fn thread_html(
     request: HttpRequest,
 ) -> HttpResponse {
     let pages = state.pipeline.pages();
-    let (page, psid) = match resolve(&pages, who.page.as_deref(), who.psid.as_deref()) {
+    let (page, psid) = match resolve(pages, who.page.as_deref(), who.psid.as_deref()) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let (view, locale) = match load_thread(&state, page, &psid).await {
         Ok(read) => read,
@@ -422,9 +423,9 @@ async fn thread_html(
 /// `GET /dev/chat/thread.json`: the thread as the page draws it.
 async fn thread_json(state: web::Data<WebhookState>, who: web::Query<Who>) -> HttpResponse {
     let pages = state.pipeline.pages();
-    let (page, psid) = match resolve(&pages, who.page.as_deref(), who.psid.as_deref()) {
+    let (page, psid) = match resolve(pages, who.page.as_deref(), who.psid.as_deref()) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     match load_thread(&state, page, &psid).await {
         Ok((view, _)) => HttpResponse::Ok()
@@ -535,9 +536,9 @@ async fn send(
         }
     };
     let pages = state.pipeline.pages();
-    let (page, psid) = match resolve(&pages, request.page.as_deref(), request.psid.as_deref()) {
+    let (page, psid) = match resolve(pages, request.page.as_deref(), request.psid.as_deref()) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let webhook = match request.action.webhook(&psid) {
         Ok(webhook) => webhook.page(&page_id(page)),
@@ -582,9 +583,9 @@ async fn locale(state: web::Data<WebhookState>, body: web::Bytes) -> HttpRespons
         }
     };
     let pages = state.pipeline.pages();
-    let (page, psid) = match resolve(&pages, request.page.as_deref(), request.psid.as_deref()) {
+    let (page, psid) = match resolve(pages, request.page.as_deref(), request.psid.as_deref()) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let Some(tag) = page.bot().services.locales.supported(&request.locale) else {
         return bad_request(format!(
