@@ -107,6 +107,8 @@ pub fn load_bot(
 fn request_logger() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%{method}xi %U %s %b %Dms")
         .custom_request_replace("method", |req| req.method().to_string())
+        // The chat page polls its thread about three times a second.
+        .exclude("/dev/chat/thread")
 }
 
 /// Stops a running [`Application`] from elsewhere (tests, signal handlers).
