@@ -11,11 +11,12 @@ use crate::helpers::*;
 
 const USER: &str = "5550000000000042";
 
-/// Polls the thread's JSON until `done` holds for it, as the page polls.
-async fn thread_until(app: &TestApp, psid: &str, done: impl Fn(&Value) -> bool) -> Value {
+/// Polls the thread's JSON (`query` names the user, and the Page) until `done` holds for it,
+/// as the page polls.
+async fn thread_until(app: &TestApp, query: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let response = app.get(&format!("/dev/chat/thread.json?psid={psid}")).await;
+        let response = app.get(&format!("/dev/chat/thread.json?{query}")).await;
         assert_eq!(response.status(), 200);
         let thread: Value = response.json().await.unwrap();
         if done(&thread) {
@@ -100,7 +101,8 @@ db_test!(
             )
             .await;
         assert_eq!(sent.status(), 202);
-        let thread = thread_until(&app, USER, |t| !bot_texts(t).is_empty()).await;
+        let thread =
+            thread_until(&app, &format!("psid={USER}"), |t| !bot_texts(t).is_empty()).await;
         assert_eq!(bot_texts(&thread), ["Pick a colour"]);
         let items = thread["items"].as_array().unwrap();
         assert_eq!(items[0]["from"], "user");
@@ -153,7 +155,8 @@ db_test!(
         let tap =
             json!({"psid": USER, "kind": "quick_reply", "title": "Red", "payload": "COLOR_RED"});
         assert_eq!(app.post_json("/dev/chat/send", &tap).await.status(), 202);
-        let thread = thread_until(&app, USER, |t| !bot_texts(t).is_empty()).await;
+        let thread =
+            thread_until(&app, &format!("psid={USER}"), |t| !bot_texts(t).is_empty()).await;
         assert_eq!(bot_texts(&thread), ["Red it is, a bold choice!"]);
         assert_eq!(thread["items"][0]["note"], "quick reply · COLOR_RED");
         let raw: Value = serde_json::from_str(&app.inbox().await[0].raw).unwrap();
@@ -162,7 +165,7 @@ db_test!(
 
         let shop = json!({"psid": USER, "kind": "postback", "title": "Shop", "payload": "SHOP"});
         assert_eq!(app.post_json("/dev/chat/send", &shop).await.status(), 202);
-        let thread = thread_until(&app, USER, |t| {
+        let thread = thread_until(&app, &format!("psid={USER}"), |t| {
             t["items"]
                 .as_array()
                 .unwrap()
@@ -191,10 +194,10 @@ db_test!(a_location_and_a_thumbs_up_reach_their_handlers, |db| {
     let app = TestApp::spawn_dev(db).await;
     let at = json!({"psid": USER, "kind": "location", "lat": 25.033, "long": 121.5654});
     assert_eq!(app.post_json("/dev/chat/send", &at).await.status(), 202);
-    thread_until(&app, USER, |t| bot_texts(t).len() == 1).await;
+    thread_until(&app, &format!("psid={USER}"), |t| bot_texts(t).len() == 1).await;
     let like = json!({"psid": USER, "kind": "sticker"});
     assert_eq!(app.post_json("/dev/chat/send", &like).await.status(), 202);
-    let thread = thread_until(&app, USER, |t| bot_texts(t).len() == 2).await;
+    let thread = thread_until(&app, &format!("psid={USER}"), |t| bot_texts(t).len() == 2).await;
     let kinds: Vec<&str> = thread["items"]
         .as_array()
         .unwrap()
@@ -279,7 +282,7 @@ db_test!(the_language_picked_is_the_one_the_bot_speaks, |db| {
     assert_eq!(refused.status(), 400);
     let sent = json!({"psid": USER, "kind": "text", "text": "colours"});
     assert_eq!(app.post_json("/dev/chat/send", &sent).await.status(), 202);
-    let thread = thread_until(&app, USER, |t| !bot_texts(t).is_empty()).await;
+    let thread = thread_until(&app, &format!("psid={USER}"), |t| !bot_texts(t).is_empty()).await;
     assert_ne!(bot_texts(&thread), ["Pick a colour"], "{thread:#}");
     let page = app
         .get(&format!("/dev/chat?psid={USER}"))
@@ -291,4 +294,63 @@ db_test!(the_language_picked_is_the_one_the_bot_speaks, |db| {
         page.contains(r#"<option value="zh-TW" selected>"#),
         "{page}"
     );
+});
+
+db_test!(with_many_pages_the_user_talks_to_the_page_picked, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pages = Vec::new();
+    for (id, name) in [("111", "Shop"), ("222", "News")] {
+        let policy = dir.path().join(format!("{id}.yaml"));
+        std::fs::write(
+            &policy,
+            "routes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n      args: { regex: \"^.*$\" }\n      \
+             senders:\n        - text: { message: answer, args: { text: \"{match.0}\" } }\n",
+        )
+        .unwrap();
+        let locales = dir.path().join(format!("{id}-locales"));
+        std::fs::create_dir_all(locales.join("en-US")).unwrap();
+        std::fs::write(
+            locales.join("en-US/bot.ftl"),
+            format!("answer = {name}: {{ $text }}\n"),
+        )
+        .unwrap();
+        pages.push(pagebot::config::PageSettings {
+            id: Some(id.to_owned()),
+            name: name.to_owned(),
+            token: Some(secrecy::SecretString::from(format!("token-{id}"))),
+            policy,
+            locales,
+            default_locale: "en-US".to_owned(),
+            thread_settings: None,
+        });
+    }
+    let app = TestApp::spawn_with(db, TestBot::demo(), |s| {
+        s.dev = true;
+        s.pages = pages;
+    })
+    .await
+    .unwrap();
+    app.graph.add_page_token("token-111");
+    app.graph.add_page_token("token-222");
+    let page = app.get("/dev/chat?page=222").await.text().await.unwrap();
+    assert!(
+        page.contains(r#"<option value="222" selected>News</option>"#),
+        "{page}"
+    );
+    let sent = json!({"page": "222", "psid": USER, "kind": "text", "text": "hello"});
+    assert_eq!(app.post_json("/dev/chat/send", &sent).await.status(), 202);
+    let thread = thread_until(&app, &format!("page=222&psid={USER}"), |t| {
+        !bot_texts(t).is_empty()
+    })
+    .await;
+    assert_eq!(bot_texts(&thread), ["News: hello"]);
+    assert_eq!(app.inbox().await[0].page_id.as_deref(), Some("222"));
+    // The other Page's thread with the same PSID is another person's: empty.
+    let shop: Value = app
+        .get(&format!("/dev/chat/thread.json?page=111&psid={USER}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shop["items"], json!([]));
 });
