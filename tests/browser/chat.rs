@@ -75,6 +75,12 @@ async fn the_demo_flow_by_clicking() {
     browser.click("#menu-toggle").await;
     browser.click(r#".menu-item[data-payload="HELP"]"#).await;
     browser.wait_for_text("Try: hi, menu").await;
+    // A receipt.
+    say(&browser, "order 1001 25.00").await;
+    browser.wait_for(".receipt .receipt-total").await;
+    browser
+        .screenshot(std::env::temp_dir().join("pagebot-chat-receipt.png"))
+        .await;
     browser.click("#like").await;
     browser.wait_for_text("Thanks for the thumbs-up!").await;
     browser.click("#location-toggle").await;
