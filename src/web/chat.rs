@@ -250,6 +250,25 @@ fn bad_request(message: impl Into<String>) -> HttpResponse {
     HttpResponse::BadRequest().json(json!({ "error": message.into() }))
 }
 
+/// A POST that is not `application/json` is refused: a page of another site can send a
+/// form or text to a loopback address without asking, but not JSON.
+fn not_json(request: &HttpRequest) -> Option<HttpResponse> {
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(';')
+                .next()
+                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+        });
+    (!json).then(|| {
+        HttpResponse::UnsupportedMediaType()
+            .json(json!({ "error": "send JSON, with Content-Type: application/json" }))
+    })
+}
+
 fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -524,8 +543,12 @@ impl UserAction {
 async fn send(
     state: web::Data<WebhookState>,
     settings: web::Data<ChatSettings>,
+    http: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
+    if let Some(refused) = not_json(&http) {
+        return refused;
+    }
     let request: SendRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -573,7 +596,14 @@ struct LocaleRequest {
 
 /// `POST /dev/chat/locale`: the language the user picked, as if the bot had stored it
 /// (`set_locale`): it wins over the profile's from now on.
-async fn locale(state: web::Data<WebhookState>, body: web::Bytes) -> HttpResponse {
+async fn locale(
+    state: web::Data<WebhookState>,
+    http: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(refused) = not_json(&http) {
+        return refused;
+    }
     let request: LocaleRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {

@@ -254,13 +254,26 @@ db_test!(bad_actions_are_refused_with_a_reason, |db| {
             "{body}: {error}"
         );
     }
-    let garbage = reqwest::Client::new()
-        .post(format!("{}/dev/chat/send", app.address))
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(garbage.status(), 400);
+    let post = |content_type: &'static str, body: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}/dev/chat/send", app.address))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        post("application/json", "{not json")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    // What another site's page could send to a loopback address without asking: refused.
+    let form = post(
+        "text/plain",
+        r#"{"psid": "1", "kind": "text", "text": "hi"}"#,
+    );
+    assert_eq!(form.await.unwrap().status(), 415);
     assert!(app.inbox().await.is_empty());
 });
 
