@@ -66,6 +66,7 @@ mod pipeline;
 mod retention;
 mod simulate;
 mod thread_settings;
+mod web;
 
 // The test kit: public with the `testing` feature (bot authors' tests, pagebot's own). Without
 // it, only the part `pagebot simulate` runs on is compiled, for the crate's own use: nothing

@@ -107,6 +107,8 @@ pub fn load_bot(
 fn request_logger() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%{method}xi %U %s %b %Dms")
         .custom_request_replace("method", |req| req.method().to_string())
+        // The chat page polls its thread about three times a second.
+        .exclude("/dev/chat/thread")
 }
 
 /// Stops a running [`Application`] from elsewhere (tests, signal handlers).
@@ -287,12 +289,26 @@ impl Application {
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let max_body = settings.max_body_bytes;
+        let dev = settings.dev;
+        // The chat page (dev mode only) signs its bodies as Facebook would, when there is a
+        // secret to sign with.
+        let chat = web::Data::new(crate::web::chat::ChatSettings {
+            app_secret: settings.app_secret.clone(),
+        });
+        if dev {
+            log::warn!(
+                "DEV MODE: the chat page is at http://{}/dev/chat",
+                std::net::SocketAddr::new(settings.bind.ip(), port)
+            );
+        }
         let server = HttpServer::new(move || {
             let app = ActixApp::new()
                 .wrap(request_logger())
                 .app_data(state.clone())
+                .app_data(chat.clone())
                 .app_data(web::PayloadConfig::new(max_body))
-                .configure(webhook::configure);
+                .configure(webhook::configure)
+                .configure(|cfg| crate::web::configure(cfg, dev));
             match &api {
                 Some(api) => app.app_data(api.clone()).configure(crate::api::configure),
                 None => app,

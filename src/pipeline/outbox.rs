@@ -197,7 +197,7 @@ impl Pipeline {
         let graph = page.bot().services.graph.clone();
         match graph.send(&body).await {
             Ok(response) => {
-                page.token_works();
+                // (The Page's Graph client noted that its token works.)
                 Ending {
                     state: Some(rows::SENT),
                     message_id: response.message_id,

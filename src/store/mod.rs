@@ -38,6 +38,7 @@ mod prepared;
 pub mod reactions;
 pub mod referrals;
 pub mod schema;
+pub mod threads;
 pub mod thumbs_up;
 pub mod users;
 pub mod watermarks;

@@ -214,6 +214,15 @@ impl TestApp {
             .expect("the demo bot must start")
     }
 
+    /// Starts the demo bot on `database` as `serve --dev` runs it: with the chat page
+    /// (`/dev/chat`), and a webhook that checks no signature.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn spawn_dev(database: TestDatabase) -> Self {
+        Self::spawn_with(database, TestBot::demo(), |s| s.dev = true)
+            .await
+            .expect("the demo bot must start in dev mode")
+    }
+
     /// Starts `bot` on `database`; the error is what `serve` would have printed.
     pub async fn spawn_bot(database: TestDatabase, bot: TestBot) -> Result<Self, StartError> {
         Self::spawn_with(database, bot, |_| {}).await
@@ -373,6 +382,17 @@ impl TestApp {
     pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path_and_query}", self.address))
+            .send()
+            .await
+            .expect("the test server must answer")
+    }
+
+    /// POSTs `body` as JSON to `path` on the server.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .json(body)
             .send()
             .await
             .expect("the test server must answer")

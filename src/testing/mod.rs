@@ -34,6 +34,8 @@ pub mod fake_graph;
 
 pub use fake_graph::{FAKE_PAGE_TOKEN, FakeError, FakeGraph, ProfileRequest};
 pub mod app;
+#[cfg(feature = "browser-tests")]
+pub mod browser;
 pub mod conversation;
 pub mod expect;
 pub mod render;

@@ -167,6 +167,47 @@ impl Profile {
     }
 }
 
+/// The Messenger Profile a served Page's files ask for, as `thread-settings plan` builds it:
+/// from the Page's `thread_settings` file when pagebot.toml names one, else from its policy's
+/// section; its texts in the Page's locales. The chat page draws its Get Started button,
+/// persistent menu and ice breakers from it. The error is the file's problems, as text.
+pub(crate) fn page_profile(page: &crate::pages::Page) -> Result<Profile, String> {
+    let bot = page.bot();
+    let locales = &bot.services.locales;
+    match &page.settings().thread_settings {
+        Some(file) => {
+            let document = crate::policy::PolicyDocument::load_thread_settings(file)
+                .map_err(|errors| errors.to_string())?;
+            desired::desired_profile(&document, locales).map_err(|errors| errors.to_string())
+        }
+        None => desired::desired_profile(bot.policy.document(), locales)
+            .map_err(|errors| errors.to_string()),
+    }
+}
+
+/// The entry of a localized property (`greeting`, `persistent_menu`, `ice_breakers`) for
+/// Facebook's locale `facebook` (`en_US`), else its `default` entry, as Messenger picks it.
+pub(crate) fn localized_entry<'a>(value: &'a Value, facebook: Option<&str>) -> Option<&'a Value> {
+    let entries = value.as_array()?;
+    let locale_of = |entry: &Value| {
+        entry
+            .get("locale")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    facebook
+        .and_then(|wanted| {
+            entries
+                .iter()
+                .find(|entry| locale_of(entry).as_deref() == Some(wanted))
+        })
+        .or_else(|| {
+            entries
+                .iter()
+                .find(|entry| locale_of(entry).as_deref() == Some("default"))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

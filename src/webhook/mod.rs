@@ -99,27 +99,45 @@ async fn receive(
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(secret) = &state.app_secret {
-        let headers = request.headers();
-        let sha256 = headers.get("x-hub-signature-256").map(|v| v.as_bytes());
-        let sha1 = headers.get("x-hub-signature").map(|v| v.as_bytes());
-        if let Err(e) = signature::verify(
+    let headers = request.headers();
+    let sha256 = headers.get("x-hub-signature-256").map(|v| v.as_bytes());
+    let sha1 = headers.get("x-hub-signature").map(|v| v.as_bytes());
+    receive_signed(&state, sha256, sha1, &body).await
+}
+
+/// What `POST /webhook` does with a body and its signature headers: the signature checked
+/// (when an app secret is set), then [`ingest`]. The chat page (`/dev/chat`) hands its signed
+/// bodies here in-process, so that they take Facebook's path.
+pub(crate) async fn receive_signed(
+    state: &WebhookState,
+    sha256: Option<&[u8]>,
+    sha1: Option<&[u8]>,
+    body: &[u8],
+) -> HttpResponse {
+    if let Some(secret) = &state.app_secret
+        && let Err(e) = signature::verify(
             secret.expose_secret().as_bytes(),
-            &body,
+            body,
             sha256,
             sha1,
             state.accept_sha1,
-        ) {
-            log::warn!("webhook refused: {e}");
-            let status = match e {
-                signature::SignatureError::Missing => StatusCode::UNAUTHORIZED,
-                _ => StatusCode::FORBIDDEN,
-            };
-            return HttpResponse::build(status).body(e.to_string());
-        }
+        )
+    {
+        log::warn!("webhook refused: {e}");
+        let status = match e {
+            signature::SignatureError::Missing => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::FORBIDDEN,
+        };
+        return HttpResponse::build(status).body(e.to_string());
     }
+    ingest(state, body).await
+}
+
+/// A body whose signature was checked: split into items, committed to the inbox, the
+/// pipeline woken; 200 once committed, 503 when it could not be (Facebook delivers again).
+async fn ingest(state: &WebhookState, body: &[u8]) -> HttpResponse {
     let received_at = now_ms();
-    let rows = match parse_envelope(&body) {
+    let rows = match parse_envelope(body) {
         Ok(envelope) if envelope.object != "page" => {
             log::info!(
                 "webhook for object \"{}\" acknowledged and ignored",
@@ -169,7 +187,7 @@ async fn receive(
                 })
                 .collect()
         }
-        Err(e) => vec![malformed_row(&body, &e, received_at)],
+        Err(e) => vec![malformed_row(body, &e, received_at)],
     };
     let count = rows.len();
     let pages = state.pipeline.pages();

@@ -8,6 +8,7 @@ mod i18n;
 mod app_migrations;
 mod binary;
 mod chains;
+mod chat;
 mod claim_pages;
 mod cli;
 mod conversation;
