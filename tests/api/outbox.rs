@@ -222,6 +222,10 @@ db_test!(without_the_api_token_nothing_is_queued, |db| {
     }
     let response = app.get_api("/api/messages/1", Some("wrong")).await;
     assert_eq!(response.status(), 401);
+    for unknown in ["/api/messages/1", "/api/messages/not-a-number"] {
+        let response = app.get_api(unknown, Some(TEST_API_TOKEN)).await;
+        assert_eq!(response.status(), 404, "{unknown}");
+    }
     assert!(app.store.run(rows::all).await.unwrap().is_empty());
 });
 
