@@ -283,12 +283,12 @@ fn render_failed(e: &askama::Error) -> HttpResponse {
         .body("the page could not be drawn (see the server's log)")
 }
 
-/// Reads the user's thread and the locale they speak; `Err` is the answer to give.
+/// Reads the user's thread and their row, if the bot stored one; `Err` is the answer to give.
 async fn load_thread(
     state: &WebhookState,
     page: &Page,
     psid: &str,
-) -> Result<(ThreadView, Option<String>), HttpResponse> {
+) -> Result<(ThreadView, Option<users::User>), HttpResponse> {
     let page_id = page_id(page);
     let owned_psid = psid.to_owned();
     let read = state
@@ -300,10 +300,7 @@ async fn load_thread(
         })
         .await;
     match read {
-        Ok((turns, user)) => Ok((
-            view::thread(&turns, now_ms()),
-            user.and_then(|u| u.effective_locale().map(str::to_owned)),
-        )),
+        Ok((turns, user)) => Ok((view::thread(&turns, now_ms()), user)),
         Err(e) => {
             log::warn!("chat page: cannot read the thread: {e}");
             Err(HttpResponse::ServiceUnavailable()
@@ -312,17 +309,44 @@ async fn load_thread(
     }
 }
 
-fn fragment(page: &Page, view: ThreadView, locale: Option<&str>) -> Result<String, askama::Error> {
+fn fragment(
+    page: &Page,
+    view: ThreadView,
+    locale: Option<&str>,
+    user: Option<&users::User>,
+) -> Result<String, askama::Error> {
     let empty = view.items.is_empty().then(|| {
         let profile = profile_view(page, locale);
         EmptyThread {
             page_name: page.name().to_owned(),
-            greeting: profile.greeting,
+            greeting: profile.greeting.map(|text| personalize(&text, user)),
             get_started: profile.get_started,
             ice_breakers: profile.ice_breakers,
         }
     });
     ThreadFragment { view, empty }.render()
+}
+
+/// The greeting as Messenger shows it: its `{{user_first_name}}`, `{{user_last_name}}` and
+/// `{{user_full_name}}` replaced by the user's names, when the bot stored their profile.
+fn personalize(text: &str, user: Option<&users::User>) -> String {
+    let Some(user) = user else {
+        return text.to_owned();
+    };
+    let first = user.first_name.clone().unwrap_or_default();
+    let last = user.last_name.clone().unwrap_or_default();
+    let mut out = text.to_owned();
+    if !first.is_empty() {
+        out = out.replace("{{user_first_name}}", &first);
+    }
+    if !last.is_empty() {
+        out = out.replace("{{user_last_name}}", &last);
+    }
+    let full = format!("{first} {last}");
+    if !full.trim().is_empty() {
+        out = out.replace("{{user_full_name}}", full.trim());
+    }
+    out
 }
 
 /// `GET /dev/chat`: the page.
@@ -339,19 +363,21 @@ async fn page(state: web::Data<WebhookState>, who: web::Query<Who>) -> HttpRespo
             .content_type("text/plain; charset=utf-8")
             .body(e);
     }
-    let (view, stored_locale) = match load_thread(&state, page, &psid).await {
+    let (view, user) = match load_thread(&state, page, &psid).await {
         Ok(read) => read,
         Err(answer) => return answer,
     };
     let bot = page.bot();
     let locales = &bot.services.locales;
-    let locale = stored_locale
+    let locale = user
+        .as_ref()
+        .and_then(|u| u.effective_locale().map(str::to_owned))
         .or_else(|| who.locale.clone())
         .and_then(|tag| locales.supported(&tag.replace('_', "-")))
         .unwrap_or_else(|| locales.default_locale().clone())
         .to_string();
     let profile = profile_view(page, Some(&locale));
-    let thread = match fragment(page, view, Some(&locale)) {
+    let thread = match fragment(page, view, Some(&locale), user.as_ref()) {
         Ok(thread) => thread,
         Err(e) => return render_failed(&e),
     };
@@ -411,12 +437,15 @@ async fn thread_html(
         Ok(found) => found,
         Err(answer) => return *answer,
     };
-    let (view, locale) = match load_thread(&state, page, &psid).await {
+    let (view, user) = match load_thread(&state, page, &psid).await {
         Ok(read) => read,
         Err(answer) => return answer,
     };
-    let locale = locale.or_else(|| who.locale.clone());
-    let body = match fragment(page, view, locale.as_deref()) {
+    let locale = user
+        .as_ref()
+        .and_then(|u| u.effective_locale().map(str::to_owned))
+        .or_else(|| who.locale.clone());
+    let body = match fragment(page, view, locale.as_deref(), user.as_ref()) {
         Ok(body) => body,
         Err(e) => return render_failed(&e),
     };
@@ -636,5 +665,47 @@ async fn locale(
         Ok(()) => HttpResponse::Ok().json(json!({ "ok": true })),
         Err(e) => HttpResponse::ServiceUnavailable()
             .json(json!({ "error": format!("cannot store the locale: {e}") })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(first: Option<&str>, last: Option<&str>) -> users::User {
+        users::User {
+            page_id: "1".into(),
+            psid: "u".into(),
+            first_name: first.map(str::to_owned),
+            last_name: last.map(str::to_owned),
+            profile_pic: None,
+            locale: None,
+            timezone: None,
+            gender: None,
+            profile_fetched_at: None,
+            thumbups: 0,
+            created_at: 0,
+            updated_at: 0,
+            chosen_locale: None,
+        }
+    }
+
+    #[test]
+    fn the_greeting_names_the_user_when_their_profile_is_known() {
+        let greeting = "Hi {{user_first_name}} ({{user_full_name}})!";
+        assert_eq!(
+            personalize(greeting, Some(&user(Some("Ann"), Some("Lee")))),
+            "Hi Ann (Ann Lee)!"
+        );
+        assert_eq!(personalize(greeting, Some(&user(None, None))), greeting);
+        assert_eq!(personalize(greeting, None), greeting);
+    }
+
+    #[test]
+    fn psids_are_checked() {
+        assert!(valid_psid("5550000000000001").is_ok());
+        assert!(valid_psid("").is_err());
+        assert!(valid_psid("a b").is_err());
+        assert!(valid_psid(&"1".repeat(65)).is_err());
     }
 }

@@ -25,7 +25,12 @@ async fn the_demo_flow_by_clicking() {
     let browser = Browser::start().await.expect("a headless Chromium");
     browser.open(&app, "/dev/chat?psid=5550000000000007").await;
 
-    // An empty thread offers the Get Started button of the thread settings.
+    // An empty thread offers the greeting, the ice breakers and the Get Started button of
+    // the thread settings.
+    browser.wait_for(".empty .ice-breaker").await;
+    browser
+        .screenshot(std::env::temp_dir().join("pagebot-chat-empty.png"))
+        .await;
     browser.click(".get-started").await;
     browser.wait_for_text("Welcome").await;
 
