@@ -256,7 +256,7 @@ pub fn last_interaction(
     use diesel::dsl::sql;
     use diesel::sql_types::{Bool, Text};
     use inbox_events::dsl as e;
-    // COALESCE(page_id, '') as inbox_events_last_seen indexes it.
+    // inbox_events_last_seen finds the user's events by PSID; the Page filters those few.
     Ok(e::inbox_events
         .filter(
             sql::<Bool>("COALESCE(page_id, '') = ")
