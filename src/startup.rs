@@ -288,6 +288,14 @@ impl Application {
                 std::net::SocketAddr::new(settings.bind.ip(), port)
             );
         }
+        // The admin (`/admin`) exists only with a password.
+        let admin = settings
+            .admin_password
+            .as_ref()
+            .map(|password| web::Data::new(crate::web::admin::AdminState::new(password)));
+        if admin.is_some() {
+            log::info!("the admin is at /admin");
+        }
         let server = HttpServer::new(move || {
             ActixApp::new()
                 .wrap(request_logger())
@@ -296,6 +304,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(webhook::configure)
                 .configure(|cfg| crate::web::configure(cfg, dev))
+                .configure(|cfg| crate::web::admin::configure(cfg, admin.clone()))
         })
         .listen(listener)
         .map_err(|source| StartError::Bind {

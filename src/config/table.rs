@@ -59,6 +59,11 @@ pub const SETTINGS: &[Setting] = &[
         "PAGEBOT_PAGE_TOKEN",
         "the Page access token without `[[pages]]` (required by `serve` unless `--dev`, and by `thread-settings`); refused with `[[pages]]`, whose Pages name their own",
     ),
+    secret(
+        "admin_password",
+        "PAGEBOT_ADMIN_PASSWORD",
+        "the operators' password of the admin at `/admin`; unset, there is no admin (404)",
+    ),
     Setting {
         secret: true,
         ..setting(
