@@ -154,7 +154,7 @@ pub async fn page(
 ) -> HttpResponse {
     let session = match session_or_login(&request, &admin) {
         Ok(session) => session,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let status = query
         .status
@@ -264,7 +264,7 @@ pub async fn replay(
     fields: Fields,
 ) -> HttpResponse {
     if let Err(refused) = session_of_post(&request, &admin, &fields) {
-        return refused;
+        return *refused;
     }
     let chosen: Vec<&str> = match field(&fields, "one") {
         Some(one) => vec![one],
@@ -319,7 +319,7 @@ pub async fn purge(
     fields: Fields,
 ) -> HttpResponse {
     if let Err(refused) = session_of_post(&request, &admin, &fields) {
-        return refused;
+        return *refused;
     }
     let days = match field(&fields, "days").map(str::parse::<u32>) {
         Some(Ok(days)) if days >= retention::MIN_RETENTION_DAYS => days,

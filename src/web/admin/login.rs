@@ -96,7 +96,7 @@ pub async fn logout(
     fields: Fields,
 ) -> HttpResponse {
     if let Err(refused) = session_of_post(&request, &admin, &fields) {
-        return refused;
+        return *refused;
     }
     admin.sessions.close(&request);
     let mut answer = see_other("/admin/login");

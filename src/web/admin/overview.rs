@@ -104,7 +104,7 @@ pub async fn page(
 ) -> HttpResponse {
     let session = match session_or_login(&request, &admin) {
         Ok(session) => session,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     // One section for everything, then one per Page when several have ids.
     let mut scopes: Vec<(String, Option<String>)> = vec![("Every Page".to_owned(), None)];

@@ -34,7 +34,7 @@ pub async fn page(
 ) -> HttpResponse {
     let session = match session_or_login(&request, &admin) {
         Ok(session) => session,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let pages = state
         .pipeline

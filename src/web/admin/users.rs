@@ -86,7 +86,7 @@ pub async fn list(
 ) -> HttpResponse {
     let session = match session_or_login(&request, &admin) {
         Ok(session) => session,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let q: String = query
         .q
@@ -233,7 +233,7 @@ pub async fn one(
 ) -> HttpResponse {
     let session = match session_or_login(&request, &admin) {
         Ok(session) => session,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let UserQuery { page, psid } = query.into_inner();
     let read = state
