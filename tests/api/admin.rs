@@ -434,5 +434,13 @@ db_test!(no_page_shows_a_secret, |db| {
             .status(),
         404
     );
+    // The policy as loaded: a chain per ReceivingType, its handlers with their lines, and
+    // each locale's coverage.
+    let policy = operator.page("/admin/policy").await;
+    assert!(policy.contains(">SIMPLE_TEXT<"), "{policy}");
+    assert!(policy.contains("<code>simple_text</code>"), "{policy}");
+    assert!(policy.contains("routing.yaml:"), "{policy}");
+    assert!(policy.contains("Locale coverage"), "{policy}");
+    assert!(policy.contains(">zh-TW<"), "{policy}");
     app.stop().await;
 });

@@ -79,7 +79,10 @@ fn chart(activity: &Activity) -> Chart {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let rate = |counts: &[i64]| format!("{:.2}", counts.iter().sum::<i64>() as f64 / 3600.0);
+    let rate = |counts: &[i64]| {
+        let total = counts.iter().sum::<i64>();
+        format!("{total} ({:.3}/s)", total as f64 / 3600.0)
+    };
     Chart {
         bars,
         replies,
