@@ -180,4 +180,25 @@ mod tests {
         assert_eq!(token.len(), 64);
         assert_ne!(token, random_token());
     }
+
+    #[test]
+    fn the_cookie_is_secure_unless_the_browser_is_on_this_machine() {
+        use actix_web::test::TestRequest;
+        let on = |peer: &str, host: &str| {
+            let request = TestRequest::default()
+                .peer_addr(peer.parse().unwrap())
+                .insert_header((header::HOST, host))
+                .to_http_request();
+            set_cookie(&request, SESSION_COOKIE, "v", Some(SESSION_LIFETIME))
+        };
+        let local = on("127.0.0.1:5000", "127.0.0.1:8000");
+        assert_eq!(
+            local,
+            "pagebot_admin=v; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=43200"
+        );
+        assert!(!on("[::1]:5000", "localhost:8000").contains("Secure"));
+        // From elsewhere, or through a proxy on this machine that forwards the public name.
+        assert!(on("203.0.113.9:5000", "127.0.0.1:8000").ends_with("; Secure"));
+        assert!(on("127.0.0.1:5000", "bot.example.com").ends_with("; Secure"));
+    }
 }
