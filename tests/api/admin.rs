@@ -418,6 +418,10 @@ db_test!(no_page_shows_a_secret, |db| {
             .unwrap(),
     );
     for page in &pages {
+        // Every POST form carries a token: the session's CSRF token, or the login form's.
+        let forms = page.matches("method=\"post\"").count();
+        let tokens = page.matches("name=\"csrf\"").count() + page.matches("name=\"token\"").count();
+        assert_eq!(forms, tokens, "{page}");
         for secret in [
             TEST_APP_SECRET,
             TEST_VERIFY_TOKEN,
@@ -436,6 +440,21 @@ db_test!(no_page_shows_a_secret, |db| {
     );
     // The policy as loaded: a chain per ReceivingType, its handlers with their lines, and
     // each locale's coverage.
+    // The inbox's filters: by kind, by status.
+    let texts = operator
+        .page("/admin/inbox?status=all&kind=SIMPLE_TEXT")
+        .await;
+    assert!(texts.contains("<code>SIMPLE_TEXT</code>"), "{texts}");
+    assert!(!texts.contains("<code>LOCATION</code>"), "{texts}");
+    let none = operator
+        .page("/admin/inbox?status=all&kind=NO_SUCH_KIND")
+        .await;
+    assert!(!none.contains("id=\"event-"), "{none}");
+    let problems = operator.page("/admin/inbox").await;
+    assert!(
+        problems.contains("No failed, dead or malformed events."),
+        "{problems}"
+    );
     let policy = operator.page("/admin/policy").await;
     assert!(policy.contains(">SIMPLE_TEXT<"), "{policy}");
     assert!(policy.contains("<code>simple_text</code>"), "{policy}");
