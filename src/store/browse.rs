@@ -245,6 +245,18 @@ pub fn stats_of_page(conn: &mut DbConn, page_id: &str) -> Result<Vec<(String, i6
     Ok(query.load(conn)?)
 }
 
+/// When the oldest pending event of Page `page_id` arrived (epoch ms), if one is pending.
+pub fn oldest_pending_of_page(conn: &mut DbConn, page_id: &str) -> Result<Option<i64>, StoreError> {
+    use diesel::dsl::min;
+    use inbox_events::dsl as e;
+    // Written out, as `inbox::oldest_pending` does: Postgres then uses the pending rows' index.
+    Ok(e::inbox_events
+        .filter(sql::<Bool>("status = 'pending'"))
+        .filter(e::page_id.eq(page_id))
+        .select(min(e::received_at))
+        .first(conn)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

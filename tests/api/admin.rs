@@ -463,3 +463,71 @@ db_test!(no_page_shows_a_secret, |db| {
     assert!(policy.contains(">zh-TW<"), "{policy}");
     app.stop().await;
 });
+
+/// A Page answering every text with `{name}: <text>`, its files in `dir`.
+fn page(dir: &std::path::Path, id: &str, name: &str) -> pagebot::config::PageSettings {
+    let policy = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &policy,
+        "routes:\n  SIMPLE_TEXT:\n    - handler: simple_text\n      args: { regex: \"^.*$\" }\n      \
+         senders:\n        - text: { message: answer, args: { text: \"{match.0}\" } }\n",
+    )
+    .unwrap();
+    let locales = dir.join(format!("{name}-locales"));
+    std::fs::create_dir_all(locales.join("en-US")).unwrap();
+    std::fs::write(
+        locales.join("en-US/bot.ftl"),
+        format!("answer = {name}: {{ $text }}\n"),
+    )
+    .unwrap();
+    pagebot::config::PageSettings {
+        id: Some(id.to_owned()),
+        name: name.to_owned(),
+        token: Some(format!("token-of-{name}").into()),
+        policy,
+        locales,
+        default_locale: "en-US".to_owned(),
+        thread_settings: None,
+    }
+}
+
+db_test!(the_overview_and_the_inbox_per_page, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = vec![
+        page(dir.path(), "111", "Shop"),
+        page(dir.path(), "222", "News"),
+    ];
+    let app = TestApp::spawn_with(db, TestBot::demo(), |s| {
+        s.admin_password = Some(PASSWORD.into());
+        s.pages = pages;
+    })
+    .await
+    .expect("two Pages with an admin");
+    app.graph.add_page_token("token-of-Shop");
+    app.graph.add_page_token("token-of-News");
+    for (page_id, text) in [("111", "a"), ("111", "b"), ("222", "c")] {
+        let webhook = Webhook::text("5550000000000301", text).page(page_id);
+        assert_eq!(app.post(&webhook).await.status(), 200);
+    }
+    app.wait_until_processed(PATIENCE).await;
+    let operator = log_in(&app).await;
+    let overview = operator.page("/admin").await;
+    assert!(overview.contains("<h2>Shop</h2>"), "{overview}");
+    assert!(overview.contains("<h2>News</h2>"), "{overview}");
+    assert!(overview.contains("done 2"), "{overview}");
+    assert!(overview.contains("done 1"), "{overview}");
+    let shop = operator.page("/admin/inbox?status=all&page=111").await;
+    let news = operator.page("/admin/inbox?status=all&page=222").await;
+    assert_eq!(shop.matches("id=\"event-").count(), 2, "{shop}");
+    assert_eq!(news.matches("id=\"event-").count(), 1, "{news}");
+    assert!(
+        shop.contains("<option value=\"222\">News</option>"),
+        "{shop}"
+    );
+    for page in [&overview, &shop, &news] {
+        for token in ["token-of-Shop", "token-of-News"] {
+            assert!(!page.contains(token));
+        }
+    }
+    app.stop().await;
+});

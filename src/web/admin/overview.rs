@@ -23,6 +23,7 @@ struct Section {
     chart: Chart,
     errors: Vec<(String, i64)>,
     counts: Vec<(&'static str, i64)>,
+    oldest: Option<(String, String)>,
 }
 
 /// The chart, drawn: bars of events received, a line of replies, per minute.
@@ -135,11 +136,14 @@ pub async fn page(
             for (title, page) in scopes {
                 let activity = browse::activity(conn, page.as_deref(), now, MINUTES)?;
                 let errors = browse::graph_errors(conn, page.as_deref())?;
-                let counts = match &page {
-                    Some(page) => browse::stats_of_page(conn, page)?,
-                    None => Vec::new(),
+                let (counts, oldest) = match &page {
+                    Some(page) => (
+                        browse::stats_of_page(conn, page)?,
+                        browse::oldest_pending_of_page(conn, page)?,
+                    ),
+                    None => (Vec::new(), None),
                 };
-                sections.push((title, activity, errors, counts));
+                sections.push((title, activity, errors, counts, oldest));
             }
             Ok((stats, oldest, sections))
         })
@@ -156,8 +160,9 @@ pub async fn page(
         oldest: oldest.map(|at| (when(at), ago(at, now))),
         sections: sections
             .into_iter()
-            .map(|(title, activity, errors, counts)| Section {
+            .map(|(title, activity, errors, counts, oldest)| Section {
                 title,
+                oldest: oldest.map(|at| (when(at), ago(at, now))),
                 chart: chart(&activity),
                 errors: errors
                     .into_iter()
