@@ -301,6 +301,14 @@ impl Application {
                 std::net::SocketAddr::new(settings.bind.ip(), port)
             );
         }
+        // The admin (`/admin`) exists only with a password.
+        let admin = settings
+            .admin_password
+            .as_ref()
+            .map(|password| web::Data::new(crate::web::admin::AdminState::new(password)));
+        if admin.is_some() {
+            log::info!("the admin is at /admin");
+        }
         let server = HttpServer::new(move || {
             let app = ActixApp::new()
                 .wrap(request_logger())
@@ -308,7 +316,8 @@ impl Application {
                 .app_data(chat.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(webhook::configure)
-                .configure(|cfg| crate::web::configure(cfg, dev));
+                .configure(|cfg| crate::web::configure(cfg, dev))
+                .configure(|cfg| crate::web::admin::configure(cfg, admin.clone()));
             match &api {
                 Some(api) => app.app_data(api.clone()).configure(crate::api::configure),
                 None => app,

@@ -38,6 +38,9 @@ pub struct Layered {
     #[serde(default, deserialize_with = "optional_secret")]
     pub api_token: Option<SecretString>,
     #[allow(missing_docs)]
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub admin_password: Option<SecretString>,
+    #[allow(missing_docs)]
     #[serde(deserialize_with = "required_secret")]
     pub database_url: SecretString,
     #[allow(missing_docs)]
@@ -97,6 +100,8 @@ pub struct SecretFlags {
     pub page_token: Option<SecretString>,
     /// `--database-url`.
     pub database_url: Option<SecretString>,
+    /// `--admin-password`.
+    pub admin_password: Option<SecretString>,
 }
 
 /// The merged layers and where each value came from.
@@ -177,6 +182,11 @@ pub fn load_with_env(
             &mut values.verify_token,
         ),
         ("page_token", secrets.page_token, &mut values.page_token),
+        (
+            "admin_password",
+            secrets.admin_password,
+            &mut values.admin_password,
+        ),
     ] {
         if value.is_some() {
             *target = value;

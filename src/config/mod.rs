@@ -47,6 +47,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip)]
     pub verify_token: Option<SecretString>,
+    /// The operators' password of the admin at `/admin` (better set in the environment:
+    /// a flag shows in the process list). Unset, there is no admin.
+    #[arg(long)]
+    #[serde(skip)]
+    pub admin_password: Option<SecretString>,
     /// The Graph API and the credentials to present.
     #[command(flatten)]
     #[serde(flatten)]
@@ -115,6 +120,7 @@ impl ServeArgs {
             verify_token: self.verify_token.take(),
             page_token: self.graph.page_token.take(),
             database_url: self.database_url.take(),
+            admin_password: self.admin_password.take(),
         }
     }
 }
@@ -294,6 +300,8 @@ pub struct Settings {
     /// The top-level Page token (`page_token`); `None` in dev mode, and always with
     /// `[[pages]]` (each Page's token is in [`Settings::pages`]).
     pub page_token: Option<SecretString>,
+    /// The admin's password (`/admin`); `None`: no admin.
+    pub admin_password: Option<SecretString>,
     /// Accept X-Hub-Signature (sha1) when X-Hub-Signature-256 is absent.
     pub accept_sha1: bool,
     /// Graph API base URL.
@@ -459,6 +467,7 @@ impl Settings {
             app_secret: args.app_secret,
             verify_token: args.verify_token,
             page_token: args.page_token,
+            admin_password: args.admin_password,
             accept_sha1: args.accept_sha1,
             graph_url: args.graph_url,
             graph_version: args.graph_version,

@@ -64,6 +64,11 @@ pub const SETTINGS: &[Setting] = &[
         "PAGEBOT_API_TOKEN",
         "the bearer token of the send API (`POST /api/messages`, on the main bind); unset: the API is off",
     ),
+    secret(
+        "admin_password",
+        "PAGEBOT_ADMIN_PASSWORD",
+        "the operators' password of the admin at `/admin`; unset, there is no admin (404)",
+    ),
     Setting {
         secret: true,
         ..setting(

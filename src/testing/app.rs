@@ -471,6 +471,7 @@ fn test_settings(database: &TestDatabase, bot: &TestBot, graph: &FakeGraph) -> S
         app_secret: Some(SecretString::from(TEST_APP_SECRET)),
         verify_token: Some(SecretString::from(TEST_VERIFY_TOKEN)),
         page_token: graph_settings.page_token,
+        admin_password: None,
         accept_sha1: false,
         graph_url: graph_settings.base_url,
         graph_version: graph_settings.version,

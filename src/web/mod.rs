@@ -3,12 +3,14 @@
 //! step, nothing fetched from elsewhere.
 //!
 //! - [`chat`]: the chat page (`/dev/chat`), in `serve --dev` only.
+//! - [`admin`]: the operators' admin (`/admin`), when a password is set.
 //! - `/static/NAME`: the assets, every page's; [`asset_url`] names them with a hash of their
 //!   content, so that a browser keeps them for good and a new build is fetched anew.
 //!
 //! The layout (templates/layout.html) and the stylesheet are shared by every page: a new page
 //! extends the layout and passes a [`Layout`].
 
+pub mod admin;
 pub mod chat;
 
 use std::hash::{Hash, Hasher};
@@ -35,6 +37,11 @@ const ASSETS: &[Asset] = &[
         name: "chat.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../static/chat.js"),
+    },
+    Asset {
+        name: "admin.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../static/admin.css"),
     },
 ];
 

@@ -5,6 +5,7 @@
 mod helpers;
 mod i18n;
 
+mod admin;
 mod app_migrations;
 mod binary;
 mod chains;

@@ -9,4 +9,5 @@
 //!
 //! Each test saves screenshots under docs/screenshots/ (the README shows them).
 
+mod admin;
 mod chat;
