@@ -21,6 +21,7 @@ macro_rules! per_backend {
 }
 
 pub mod account_links;
+pub mod broadcasts;
 mod app_migrations;
 mod conn;
 pub mod conversations;
