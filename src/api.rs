@@ -33,7 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/messages/{id}", web::get().to(show))
         .route("/api/broadcasts", web::post().to(create_broadcast))
         .route("/api/broadcasts/{id}", web::get().to(show_broadcast))
-        .route("/api/broadcasts/{id}/cancel", web::post().to(cancel_broadcast));
+        .route(
+            "/api/broadcasts/{id}/cancel",
+            web::post().to(cancel_broadcast),
+        );
 }
 
 fn error(status: StatusCode, field: Option<&str>, message: &str) -> HttpResponse {

@@ -202,7 +202,8 @@ fn filter_of(filter: &Value) -> Result<Filter, FieldError> {
                     .filter(|l| {
                         !l.is_empty()
                             && l.len() <= 20
-                            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                            && l.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                     })
                     .ok_or_else(|| {
                         FieldError::new("filter.locale", "must be a locale such as fr or fr_FR")
@@ -277,9 +278,6 @@ impl BroadcastStatus {
             .and_then(|f| serde_json::from_str::<Value>(f).ok())
         {
             view["filter"] = filter;
-        }
-        if let Some(at) = row.finished_at {
-            view["finished_at"] = Value::from(at);
         }
         view
     }

@@ -345,7 +345,7 @@ impl Outbox {
     pub async fn cancel_broadcast(&self, id: i64) -> Result<Option<BroadcastStatus>, StoreError> {
         self.store
             .run(move |conn| {
-                if broadcasts::cancel(conn, id, now_ms())?.is_none() {
+                if broadcasts::cancel(conn, id)?.is_none() {
                     return Ok(None);
                 }
                 broadcast_status(conn, id)

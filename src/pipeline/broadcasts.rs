@@ -6,7 +6,7 @@
 //! pause is over. A broadcast whose every message was sent, refused or failed is `done`.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -20,18 +20,30 @@ use crate::store::{StoreError, now_ms};
 /// Recipients expanded per transaction.
 pub const EXPAND_BATCH: usize = 500;
 /// How often an active broadcast is stepped.
-const TICK: Duration = Duration::from_millis(20);
+const TICK: Duration = Duration::from_millis(50);
+/// How often a broadcast's messages are counted.
+const COUNT_EVERY: Duration = Duration::from_millis(500);
 const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// A broadcast's counts as last read.
+struct Counted {
+    counts: crate::store::broadcasts::Counts,
+    /// Whether it was expanded when they were read (a count of a partial expansion says
+    /// nothing about the end).
+    expanded: i32,
+    at: Instant,
+}
 
 impl Pipeline {
     /// Steps the active broadcasts until `shutdown` turns true.
     pub async fn run_broadcasts(self, mut shutdown: watch::Receiver<bool>) {
         let wake = self.services.outbox.broadcasts_wake_handle().clone();
+        let mut counted = HashMap::new();
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let busy = match self.step_broadcasts().await {
+            let busy = match self.step_broadcasts(&mut counted).await {
                 Ok(busy) => busy,
                 Err(e) => {
                     log::error!("broadcasts: cannot read them: {e}");
@@ -51,29 +63,57 @@ impl Pipeline {
         }
     }
 
-    /// One step of every active broadcast; true if any is active.
-    pub async fn step_broadcasts(&self) -> Result<bool, StoreError> {
+    /// One step of every active broadcast; true if any is active. `counted`: each one's
+    /// counts as last read, and since then how many were released.
+    async fn step_broadcasts(
+        &self,
+        counted: &mut HashMap<i64, Counted>,
+    ) -> Result<bool, StoreError> {
         let active = self.services.store.run(rows::active).await?;
+        counted.retain(|id, _| active.iter().any(|b| b.id == *id));
         for broadcast in &active {
-            if let Err(e) = self.step_broadcast(broadcast).await {
+            if let Err(e) = self.step_broadcast(broadcast, counted).await {
                 log::error!("broadcast {}: step failed, tried again: {e}", broadcast.id);
             }
         }
         Ok(!active.is_empty())
     }
 
-    async fn step_broadcast(&self, broadcast: &BroadcastRow) -> Result<(), StoreError> {
+    async fn step_broadcast(
+        &self,
+        broadcast: &BroadcastRow,
+        counted: &mut HashMap<i64, Counted>,
+    ) -> Result<(), StoreError> {
         let store = &self.services.store;
         let id = broadcast.id;
         if broadcast.expanded == 0 {
             self.expand_batch(broadcast).await?;
         }
-        let counts = store.run(move |conn| rows::counts(conn, id)).await?;
+        // Counting every row of a large broadcast each tick would cost more than sending: the
+        // counts are read again every COUNT_EVERY, and meanwhile what was released is added.
+        let fresh = counted
+            .get(&id)
+            .is_some_and(|c| c.at.elapsed() < COUNT_EVERY && c.expanded == broadcast.expanded);
+        if !fresh {
+            let counts = store.run(move |conn| rows::counts(conn, id)).await?;
+            counted.insert(
+                id,
+                Counted {
+                    counts,
+                    expanded: broadcast.expanded,
+                    at: Instant::now(),
+                },
+            );
+        }
+        let entry = counted
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::Task("uncounted".into()))?;
+        let counts = entry.counts;
         let now = now_ms();
-        if broadcast.expanded == 1 && counts.queued == 0 {
+        if !fresh && broadcast.expanded == 1 && counts.queued == 0 {
             let from = [rows::QUEUED, rows::RUNNING, rows::PAUSED];
             if store
-                .run(move |conn| rows::set_state(conn, id, &from, rows::DONE, now))
+                .run(move |conn| rows::set_state(conn, id, &from, rows::DONE))
                 .await?
             {
                 log::info!(
@@ -93,7 +133,7 @@ impl Pipeline {
         };
         if broadcast.state == from {
             store
-                .run(move |conn| rows::set_state(conn, id, &[from], to, now))
+                .run(move |conn| rows::set_state(conn, id, &[from], to))
                 .await?;
         }
         if throttled {
@@ -105,6 +145,7 @@ impl Pipeline {
             .run(move |conn| rows::release(conn, &row, counts.released, cap, now))
             .await?;
         if released > 0 {
+            entry.counts.released += i64::try_from(released).unwrap_or(i64::MAX);
             self.services.outbox.wake_handle().notify_one();
         }
         Ok(())

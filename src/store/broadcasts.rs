@@ -83,8 +83,8 @@ pub struct BroadcastRow {
     pub released_at: i64,
     /// When it was created.
     pub created_at: i64,
-    /// When it ended (done or cancelled).
-    pub finished_at: Option<i64>,
+    /// The last outbox row released (their ids grow with the expansion).
+    pub released_through: i64,
 }
 
 /// A broadcast to create.
@@ -134,10 +134,12 @@ pub struct Counts {
 
 /// Creates `row`; returns its id.
 pub fn create(conn: &mut DbConn, row: &NewBroadcast) -> Result<i64, StoreError> {
-    Ok(per_backend!(conn, c => diesel::insert_into(broadcasts::table)
+    Ok(
+        per_backend!(conn, c => diesel::insert_into(broadcasts::table)
         .values(row)
         .returning(broadcasts::id)
-        .get_result(c))?)
+        .get_result(c))?,
+    )
 }
 
 /// The broadcast `id`, if it exists.
@@ -160,8 +162,8 @@ pub fn active(conn: &mut DbConn) -> Result<Vec<BroadcastRow>, StoreError> {
 
 /// Broadcast `id`'s messages per state.
 pub fn counts(conn: &mut DbConn, id: i64) -> Result<Counts, StoreError> {
-    use outbox_messages::dsl as o;
     use broadcast_recipients::dsl as r;
+    use outbox_messages::dsl as o;
     let per_state: Vec<(String, i64)> = r::broadcast_recipients
         .inner_join(o::outbox_messages)
         .filter(r::broadcast_id.eq(id))
@@ -191,24 +193,13 @@ pub fn counts(conn: &mut DbConn, id: i64) -> Result<Counts, StoreError> {
     Ok(counts)
 }
 
-/// Moves broadcast `id` from one of `from` to `to` (`finished_at` set for `done`); false if
-/// it was in none of them.
-pub fn set_state(
-    conn: &mut DbConn,
-    id: i64,
-    from: &[&str],
-    to: &str,
-    now: i64,
-) -> Result<bool, StoreError> {
+/// Moves broadcast `id` from one of `from` to `to`; false if it was in none of them.
+pub fn set_state(conn: &mut DbConn, id: i64, from: &[&str], to: &str) -> Result<bool, StoreError> {
     use broadcasts::dsl as b;
-    let target = b::broadcasts.filter(b::id.eq(id)).filter(b::state.eq_any(from));
-    let changed = if to == DONE || to == CANCELLED {
-        diesel::update(target)
-            .set((b::state.eq(to), b::finished_at.eq(now)))
-            .execute(conn)?
-    } else {
-        diesel::update(target).set(b::state.eq(to)).execute(conn)?
-    };
+    let target = b::broadcasts
+        .filter(b::id.eq(id))
+        .filter(b::state.eq_any(from));
+    let changed = diesel::update(target).set(b::state.eq(to)).execute(conn)?;
     Ok(changed == 1)
 }
 
@@ -325,7 +316,9 @@ pub fn expand(
             b::expand_cursor.eq(to),
             b::expanded.eq(i32::from(last)),
             b::total.eq(b::total + n),
-            b::state.eq(sql::<Text>("CASE WHEN state = 'queued' THEN 'running' ELSE state END")),
+            b::state.eq(sql::<Text>(
+                "CASE WHEN state = 'queued' THEN 'running' ELSE state END",
+            )),
         ))
         .execute(conn)?;
         if moved == 0 {
@@ -424,26 +417,31 @@ pub fn release(
         return Ok(0);
     }
     write_transaction(conn, |conn| {
-        let spent = (n * 1000 + rate - 1) / rate;
+        let ids: Vec<i64> = r::broadcast_recipients
+            .filter(r::broadcast_id.eq(broadcast.id))
+            .filter(r::outbox_id.gt(broadcast.released_through))
+            .order(r::outbox_id)
+            .limit(n)
+            .select(r::outbox_id)
+            .load(conn)?;
+        let Some(&through) = ids.last() else {
+            return Ok(0);
+        };
+        let spent = (i64::try_from(ids.len()).unwrap_or(n) * 1000 + rate - 1) / rate;
         let taken = diesel::update(
             b::broadcasts
                 .filter(b::id.eq(broadcast.id))
-                .filter(b::released_at.eq(broadcast.released_at)),
+                .filter(b::released_at.eq(broadcast.released_at))
+                .filter(b::released_through.eq(broadcast.released_through)),
         )
-        .set(b::released_at.eq(from + spent))
+        .set((
+            b::released_at.eq(from + spent),
+            b::released_through.eq(through),
+        ))
         .execute(conn)?;
         if taken == 0 {
             return Ok(0);
         }
-        let ids: Vec<i64> = r::broadcast_recipients
-            .inner_join(o::outbox_messages)
-            .filter(r::broadcast_id.eq(broadcast.id))
-            .filter(o::state.eq(outbox_rows::QUEUED))
-            .filter(o::due_at.eq(HELD))
-            .order(o::id)
-            .limit(n)
-            .select(o::id)
-            .load(conn)?;
         let changed = diesel::update(
             o::outbox_messages
                 .filter(o::id.eq_any(&ids))
@@ -456,15 +454,11 @@ pub fn release(
     })
 }
 
-/// Cancels broadcast `id` at `now`: it expands and releases nothing more, and each of its
+/// Cancels broadcast `id`: it expands and releases nothing more, and each of its
 /// messages not yet tried (held, or released and not claimed) is refused. A message being
 /// sent, or tried once and waiting to be tried again, is left to finish. Returns the
 /// broadcast's state before (`None`: no such broadcast) and how many messages were refused.
-pub fn cancel(
-    conn: &mut DbConn,
-    id: i64,
-    now: i64,
-) -> Result<Option<(String, usize)>, StoreError> {
+pub fn cancel(conn: &mut DbConn, id: i64) -> Result<Option<(String, usize)>, StoreError> {
     use broadcast_recipients::dsl as r;
     use broadcasts::dsl as b;
     use outbox_messages::dsl as o;
@@ -481,7 +475,7 @@ pub fn cancel(
             return Ok(Some((state, 0)));
         }
         diesel::update(b::broadcasts.find(id))
-            .set((b::state.eq(CANCELLED), b::finished_at.eq(now)))
+            .set(b::state.eq(CANCELLED))
             .execute(conn)?;
         let mine = r::broadcast_recipients
             .filter(r::broadcast_id.eq(id))

@@ -21,8 +21,8 @@ macro_rules! per_backend {
 }
 
 pub mod account_links;
-pub mod broadcasts;
 mod app_migrations;
+pub mod broadcasts;
 mod conn;
 pub mod conversations;
 pub mod deliveries;

@@ -273,7 +273,7 @@ diesel::table! {
         total -> BigInt,
         released_at -> BigInt,
         created_at -> BigInt,
-        finished_at -> Nullable<BigInt>,
+        released_through -> BigInt,
     }
 }
 

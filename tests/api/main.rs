@@ -7,6 +7,7 @@ mod i18n;
 
 mod app_migrations;
 mod binary;
+mod broadcasts;
 mod chains;
 mod chat;
 mod claim_pages;

@@ -7,7 +7,8 @@
 -- committed, and UNIQUE (broadcast_id, page_id, psid) keeps a batch expanded twice from
 -- queuing anyone twice. Its outbox rows wait held (due_at the largest BIGINT) until the loop
 -- releases them at rate_per_sec, from released_at (a token bucket kept in the database, so
--- that several instances share one rate). The outbox then sends each at most once.
+-- that several instances share one rate), in the order of their ids: released_through is
+-- the last one released. The outbox then sends each at most once.
 --
 -- message is the API's message as given (a Fluent one is localized per user as it is
 -- expanded); recipients a JSON array of PSIDs or NULL; filter a JSON object or NULL. state is
@@ -30,7 +31,7 @@ CREATE TABLE broadcasts (
     total BIGINT NOT NULL DEFAULT 0,
     released_at BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
-    finished_at BIGINT
+    released_through BIGINT NOT NULL DEFAULT 0
 );
 -- Each recipient of a broadcast and its outbox row (outbox_messages has no room left for a
 -- broadcast_id column: 16 columns, diesel's limit).
@@ -41,3 +42,5 @@ CREATE TABLE broadcast_recipients (
     outbox_id BIGINT NOT NULL,
     PRIMARY KEY (broadcast_id, page_id, psid)
 );
+-- The release walks a broadcast's rows in the order of their outbox ids.
+CREATE INDEX broadcast_recipients_outbox ON broadcast_recipients (broadcast_id, outbox_id);
