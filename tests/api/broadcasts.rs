@@ -359,3 +359,67 @@ db_test!(a_bad_body_is_400_naming_the_field, |db| {
             .is_empty()
     );
 });
+
+db_test!(
+    the_cli_creates_shows_and_cancels_a_broadcast_and_sends_one_message,
+    |db| {
+        let app = TestApp::spawn(db).await;
+        seed_users(&app, 6);
+        app.clock().set_ms(T0 + HOUR);
+        let url = app.database_url().to_owned();
+        let cli = |args: Vec<String>| {
+            let url = url.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let mut full = vec!["pagebot".to_owned()];
+                    full.extend(args);
+                    full.extend(["--database-url".to_owned(), url]);
+                    pagebot::cli::run_from(full, pagebot::Registry::builtin())
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let args = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let code = cli(args(&format!(
+        "broadcast create --page {TEST_PAGE_ID} --text from-the-cli --locale en --rate-per-sec 100"
+    )))
+    .await;
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        let view = finished(&app, 1, PATIENCE).await;
+        assert_eq!(view["counts"]["sent"], 3, "the English half: {view}");
+        assert_eq!(per_psid(&app, "from-the-cli").len(), 3);
+        assert_eq!(
+            cli(args("broadcast status 1 --watch")).await,
+            std::process::ExitCode::SUCCESS
+        );
+        assert_eq!(
+            cli(args("broadcast cancel 1")).await,
+            std::process::ExitCode::SUCCESS,
+            "done already: nothing to cancel, not an error"
+        );
+        assert_ne!(
+            cli(args("broadcast status 99")).await,
+            std::process::ExitCode::SUCCESS
+        );
+        let code = cli(args(&format!(
+            "send --page {TEST_PAGE_ID} --psid p00002 --text one-to-one --tag HUMAN_AGENT"
+        )))
+        .await;
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        app.graph.wait_for_sent(4, PATIENCE).await;
+        let deadline = Instant::now() + PATIENCE;
+        while per_psid(&app, "one-to-one").is_empty() {
+            assert!(Instant::now() < deadline, "the CLI's message was not sent");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(app.graph.sent_to("p00002").len(), 1 + 1);
+        assert_ne!(
+            cli(args(&format!(
+                "send --page {TEST_PAGE_ID} --psid p00002 --text x --tag NOT_A_TAG"
+            )))
+            .await,
+            std::process::ExitCode::SUCCESS
+        );
+    }
+);
