@@ -12,7 +12,7 @@ use crate::store::{DatabaseTarget, Store, StoreError, inbox, now_ms};
 /// naming the path tried: opening it would create an empty database there and report zeros
 /// (a command run from another folder than the server's). Only pagebot's migrations are run:
 /// the commands read the inbox, never an app's own tables, which `serve` migrates.
-fn open_existing(database_url: &str) -> Result<Store, StoreError> {
+pub(crate) fn open_existing(database_url: &str) -> Result<Store, StoreError> {
     if let DatabaseTarget::Sqlite(path) = DatabaseTarget::parse(database_url)? {
         let path = std::path::Path::new(&path);
         if !path.exists() {

@@ -1,6 +1,8 @@
 //! The send API on the main bind, on only when `PAGEBOT_API_TOKEN` is set:
 //! `POST /api/messages` queues a message the bot starts, `GET /api/messages/{id}` shows what
-//! became of it (README "Sending first").
+//! became of it; `POST /api/broadcasts` queues one message to many users, `GET
+//! /api/broadcasts/{id}` shows its counts and `POST /api/broadcasts/{id}/cancel` stops it
+//! (README "Sending first").
 //!
 //! Every request needs `Authorization: Bearer <PAGEBOT_API_TOKEN>`, compared in constant time
 //! (as the webhook's verify token is). A bad body is answered 400 with the field at fault;
@@ -12,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use crate::outbox::broadcast::BroadcastDraft;
 use crate::outbox::{Content, Draft, FieldError, Intent, Outbox, OutboxError};
 use crate::store::outbox::OutboxRow;
 
@@ -27,7 +30,13 @@ pub struct ApiState {
 /// Registers the API's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/messages", web::post().to(queue))
-        .route("/api/messages/{id}", web::get().to(show));
+        .route("/api/messages/{id}", web::get().to(show))
+        .route("/api/broadcasts", web::post().to(create_broadcast))
+        .route("/api/broadcasts/{id}", web::get().to(show_broadcast))
+        .route(
+            "/api/broadcasts/{id}/cancel",
+            web::post().to(cancel_broadcast),
+        );
 }
 
 fn error(status: StatusCode, field: Option<&str>, message: &str) -> HttpResponse {
@@ -185,6 +194,87 @@ async fn show(
         Ok(None) => error(StatusCode::NOT_FOUND, Some("id"), "no such message"),
         Err(e) => {
             log::error!("api: message {id} not read: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the database did not answer",
+            )
+        }
+    }
+}
+
+/// `POST /api/broadcasts`.
+async fn create_broadcast(
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if !authorized(&state, &request) {
+        return unauthorized();
+    }
+    let draft = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| FieldError::new("body", format!("is not JSON: {e}")))
+        .and_then(|value| BroadcastDraft::from_json(&value));
+    let draft = match draft {
+        Ok(draft) => draft,
+        Err(e) => return error(StatusCode::BAD_REQUEST, Some(&e.field), &e.to_string()),
+    };
+    match state.outbox.broadcast(draft).await {
+        Ok(id) => HttpResponse::Accepted().json(json!({ "id": id, "state": "queued" })),
+        Err(OutboxError::Invalid(e)) => {
+            error(StatusCode::BAD_REQUEST, Some(&e.field), &e.to_string())
+        }
+        Err(OutboxError::Store(e)) => {
+            log::error!("api: broadcast not queued: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the database did not take the broadcast: nothing was queued; try again",
+            )
+        }
+    }
+}
+
+/// `GET /api/broadcasts/{id}`.
+async fn show_broadcast(
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    broadcast_answer(&state, &request, &id, false).await
+}
+
+/// `POST /api/broadcasts/{id}/cancel`.
+async fn cancel_broadcast(
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    broadcast_answer(&state, &request, &id, true).await
+}
+
+async fn broadcast_answer(
+    state: &ApiState,
+    request: &HttpRequest,
+    id: &str,
+    cancel: bool,
+) -> HttpResponse {
+    if !authorized(state, request) {
+        return unauthorized();
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return error(StatusCode::NOT_FOUND, Some("id"), "no such broadcast");
+    };
+    let found = if cancel {
+        state.outbox.cancel_broadcast(id).await
+    } else {
+        state.outbox.broadcast_status(id).await
+    };
+    match found {
+        Ok(Some(status)) => HttpResponse::Ok().json(status.to_json()),
+        Ok(None) => error(StatusCode::NOT_FOUND, Some("id"), "no such broadcast"),
+        Err(e) => {
+            log::error!("api: broadcast {id} not read: {e}");
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 None,

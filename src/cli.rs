@@ -7,7 +7,7 @@
 //! }
 //! ```
 //!
-//! Commands: `serve`, `check`, `inbox`, `simulate`, `thread-settings`. Each arm calls one
+//! Commands: `serve`, `check`, `inbox`, `send`, `broadcast`, `simulate`, `thread-settings`. Each arm calls one
 //! library function. Every command exits 0, 1 or 2 as [`crate::exit`] says. `serve` and
 //! `simulate` run the registry's own migrations ([`Registry::migrations`]) after pagebot's;
 //! `check` refuses their versions if they clash; `inbox` runs only pagebot's.
@@ -62,6 +62,26 @@ enum Command {
     /// Look into the event inbox: counts, dead letters, replays.
     #[command(subcommand)]
     Inbox(InboxCommand),
+    /// Queue a message the bot starts (a running server delivers it, within Messenger's rules).
+    Send {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The Page.
+        #[arg(long)]
+        page: String,
+        /// The user's PSID on that Page.
+        #[arg(long)]
+        psid: String,
+        /// The text.
+        #[arg(long)]
+        text: String,
+        /// A message tag (HUMAN_AGENT, CUSTOMER_FEEDBACK); else an update within 24 hours.
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Broadcasts: one message to many users of a Page.
+    #[command(subcommand)]
+    Broadcast(BroadcastCommand),
     /// Talk to the bot in the terminal, without Facebook (full pipeline, fake Graph API), or
     /// replay YAML transcripts with --script: exit 1 with a diff at the first mismatch.
     Simulate(crate::simulate::SimulateArgs),
@@ -107,6 +127,58 @@ enum InboxCommand {
             value_parser = clap::value_parser!(u32).range(i64::from(crate::retention::MIN_RETENTION_DAYS)..)
         )]
         older_than_days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BroadcastCommand {
+    /// Queue a broadcast to the PSIDs given, else to every user of the Page matching the
+    /// filter flags (a running server expands and delivers it).
+    Create {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The Page.
+        #[arg(long)]
+        page: String,
+        /// The text.
+        #[arg(long)]
+        text: String,
+        /// A message tag (HUMAN_AGENT, CUSTOMER_FEEDBACK); else an update within 24 hours.
+        #[arg(long)]
+        tag: Option<String>,
+        /// A recipient (repeat it); none: the users matching the filter.
+        #[arg(long)]
+        psid: Vec<String>,
+        /// Users of this locale (fr matches fr_FR).
+        #[arg(long, conflicts_with = "psid")]
+        locale: Option<String>,
+        /// Users who granted a notification token.
+        #[arg(long, conflicts_with = "psid")]
+        has_notification_token: bool,
+        /// Users who wrote within this many days.
+        #[arg(long, conflicts_with = "psid", value_parser = clap::value_parser!(u32).range(1..=3650))]
+        last_seen_within_days: Option<u32>,
+        /// Messages per second.
+        #[arg(long, default_value_t = crate::outbox::broadcast::DEFAULT_RATE_PER_SEC,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::outbox::broadcast::MAX_RATE_PER_SEC)))]
+        rate_per_sec: u32,
+    },
+    /// Its state and sent/refused/failed counts, with a progress bar.
+    Status {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The broadcast.
+        id: i64,
+        /// Redraw every second until it is done or cancelled.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Stop it: its messages not yet tried are refused; those sent stay sent.
+    Cancel {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The broadcast.
+        id: i64,
     },
 }
 
@@ -170,6 +242,16 @@ where
         Command::Serve(args) => serve(config, args, registry),
         Command::Check { bot, strict } => check(config, &bot, strict, &registry),
         Command::Inbox(command) => inbox(config, command),
+        Command::Send {
+            db,
+            page,
+            psid,
+            text,
+            tag,
+        } => with_database(config, &db, |url| {
+            crate::broadcast_admin::send(url, &page, &psid, &text, tag.as_deref())
+        }),
+        Command::Broadcast(command) => broadcast(config, command),
         Command::Simulate(args) => ExitCode::from(crate::simulate::run(config, args, registry)),
         Command::ThreadSettings(command) => thread_settings(config, command, &registry),
     }
@@ -209,6 +291,83 @@ fn inbox(config: Option<&Path>, command: InboxCommand) -> ExitCode {
             .map(|n| format!("{n} done event(s) older than {older_than_days} day(s) deleted\n")),
     };
     match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(match e {
+                StoreError::Config(_) => exit::FINDING,
+                _ => exit::COULD_NOT_RUN,
+            })
+        }
+    }
+}
+
+fn broadcast(config: Option<&Path>, command: BroadcastCommand) -> ExitCode {
+    use crate::broadcast_admin as admin;
+    match command {
+        BroadcastCommand::Create {
+            db,
+            page,
+            text,
+            tag,
+            psid,
+            locale,
+            has_notification_token,
+            last_seen_within_days,
+            rate_per_sec,
+        } => with_database(config, &db, |url| {
+            let filter = crate::store::broadcasts::Filter {
+                locale,
+                has_notification_token: has_notification_token.then_some(true),
+                last_seen_within_days,
+            };
+            admin::create(
+                url,
+                admin::CreateArgs {
+                    page,
+                    text,
+                    tag,
+                    psids: psid,
+                    filter,
+                    rate_per_sec,
+                },
+            )
+        }),
+        BroadcastCommand::Status { db, id, watch } => with_database(config, &db, |url| {
+            if watch {
+                admin::watch(url, id, |line| {
+                    use std::io::Write;
+                    print!("{line}");
+                    let _ = std::io::stdout().flush();
+                })
+            } else {
+                admin::status(url, id)
+            }
+        }),
+        BroadcastCommand::Cancel { db, id } => {
+            with_database(config, &db, |url| admin::cancel(url, id))
+        }
+    }
+}
+
+/// Runs `command` on the database the settings name, printing what it returns.
+fn with_database(
+    config: Option<&Path>,
+    db: &DatabaseArgs,
+    command: impl FnOnce(&str) -> Result<String, StoreError>,
+) -> ExitCode {
+    let secrets = SecretFlags {
+        database_url: db.database_url.clone(),
+        ..SecretFlags::default()
+    };
+    let loaded = match config::load(config, &BotArgs::default(), secrets) {
+        Ok(loaded) => loaded,
+        Err(e) => return refused(&e),
+    };
+    match command(loaded.values.database_url.expose_secret()) {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS

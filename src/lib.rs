@@ -60,6 +60,7 @@ pub mod webhook;
 
 mod admin;
 mod api;
+mod broadcast_admin;
 mod metrics;
 mod pages;
 mod pipeline;

@@ -384,6 +384,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.pipeline.clone().run(self.shutdown.subscribe()));
         let outbox = tokio::spawn(self.pipeline.clone().run_outbox(self.shutdown.subscribe()));
+        let broadcasts = tokio::spawn(
+            self.pipeline
+                .clone()
+                .run_broadcasts(self.shutdown.subscribe()),
+        );
         let reloader = tokio::spawn(reload_on_sighup(self.reload.clone()));
         let prober = tokio::spawn(Health::probe(self.probe.clone(), HEALTH_PROBE_EVERY));
         let purger = self.retention.map(|(store, days)| {
@@ -407,6 +412,9 @@ impl Application {
         }
         if let Err(e) = outbox.await {
             log::error!("outbox task ended abnormally: {e}");
+        }
+        if let Err(e) = broadcasts.await {
+            log::error!("broadcast task ended abnormally: {e}");
         }
         result
     }

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod broadcast;
 mod content;
 
 use std::sync::{Arc, OnceLock, Weak};
@@ -29,7 +30,17 @@ use crate::pages::Pages;
 use crate::senders::Tag;
 use crate::senders::limits::{self, MAX_TEXT_CHARS};
 use crate::store::outbox::{self as rows, NewOutboxMessage, OutboxRow};
-use crate::store::{Store, StoreError, now_ms, users};
+use crate::store::{DbConn, Store, StoreError, broadcasts, now_ms, users};
+use broadcast::{BroadcastDraft, BroadcastStatus};
+
+/// Broadcast `id` and its counts, if it exists (the API and the CLI).
+pub fn broadcast_status(conn: &mut DbConn, id: i64) -> Result<Option<BroadcastStatus>, StoreError> {
+    let Some(row) = broadcasts::find(conn, id)? else {
+        return Ok(None);
+    };
+    let counts = broadcasts::counts(conn, id)?;
+    Ok(Some(BroadcastStatus { row, counts }))
+}
 
 /// Why the message is sent: what Messenger's rules allow it by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +263,8 @@ pub struct Outbox {
     pages: Arc<OnceLock<Weak<Pages>>>,
     /// Wakes the delivery loop.
     wake: Arc<Notify>,
+    /// Wakes the broadcast loop.
+    broadcasts_wake: Arc<Notify>,
 }
 
 impl Outbox {
@@ -262,6 +275,7 @@ impl Outbox {
             store,
             pages: Arc::default(),
             wake: Arc::new(Notify::new()),
+            broadcasts_wake: Arc::new(Notify::new()),
         }
     }
 
@@ -273,6 +287,70 @@ impl Outbox {
     /// What wakes the delivery loop.
     pub(crate) fn wake_handle(&self) -> &Arc<Notify> {
         &self.wake
+    }
+
+    /// What wakes the broadcast loop.
+    pub(crate) fn broadcasts_wake_handle(&self) -> &Arc<Notify> {
+        &self.broadcasts_wake
+    }
+
+    /// Checks `draft` and stores the broadcast; returns its id once it is committed. The
+    /// broadcast loop expands it into the outbox and releases it at its rate.
+    pub async fn broadcast(&self, draft: BroadcastDraft) -> Result<i64, OutboxError> {
+        let pages = self.pages.get().and_then(Weak::upgrade).ok_or_else(|| {
+            StoreError::Unavailable("the outbox serves no Pages (the server is stopping)".into())
+        })?;
+        let page = pages.find(draft.page.as_deref()).ok_or_else(|| {
+            FieldError::new(
+                "page",
+                match &draft.page {
+                    Some(id) => format!("no Page {id} is served here"),
+                    None => "is required: this deployment serves several Pages".to_owned(),
+                },
+            )
+        })?;
+        let page_id = match (&draft.page, &page.settings().id) {
+            (Some(id), _) | (None, Some(id)) => id.clone(),
+            (None, None) => {
+                return Err(FieldError::new(
+                    "page",
+                    "is required: the Page's id is not configured ([[pages]] id)",
+                )
+                .into());
+            }
+        };
+        if let Content::Fluent { id, args } = &draft.content {
+            // The Page's default locale must have it (a user's own falls back to it).
+            page.bot()
+                .services
+                .locales
+                .format(None, id, args)
+                .map_err(|e| FieldError::new("message.fluent", e.to_string()))?;
+        }
+        let row = draft.to_row(page_id);
+        let id = self
+            .store
+            .run(move |conn| broadcasts::create(conn, &row))
+            .await?;
+        self.broadcasts_wake.notify_one();
+        Ok(id)
+    }
+
+    /// Broadcast `id` and its counts, if it exists.
+    pub async fn broadcast_status(&self, id: i64) -> Result<Option<BroadcastStatus>, StoreError> {
+        self.store.run(move |conn| broadcast_status(conn, id)).await
+    }
+
+    /// Cancels broadcast `id` (see [`broadcasts::cancel`]); `None`: no such broadcast.
+    pub async fn cancel_broadcast(&self, id: i64) -> Result<Option<BroadcastStatus>, StoreError> {
+        self.store
+            .run(move |conn| {
+                if broadcasts::cancel(conn, id)?.is_none() {
+                    return Ok(None);
+                }
+                broadcast_status(conn, id)
+            })
+            .await
     }
 
     /// Checks `draft`, localizes it for the user and commits it to the outbox; returns once it

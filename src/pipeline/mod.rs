@@ -5,6 +5,7 @@
 //! crash or restart loses nothing: an event whose worker died is claimed again when its lease
 //! runs out.
 
+mod broadcasts;
 mod due;
 mod journal;
 mod outbox;

@@ -22,6 +22,7 @@ macro_rules! per_backend {
 
 pub mod account_links;
 mod app_migrations;
+pub mod broadcasts;
 pub mod browse;
 mod conn;
 pub mod conversations;

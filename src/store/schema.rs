@@ -255,5 +255,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Broadcasts: one message to many users, expanded into the outbox in batches.
+    broadcasts (id) {
+        id -> BigInt,
+        page_id -> Text,
+        intent -> Text,
+        tag -> Nullable<Text>,
+        topic -> Nullable<Text>,
+        message -> Text,
+        recipients -> Nullable<Text>,
+        filter -> Nullable<Text>,
+        state -> Text,
+        rate_per_sec -> Integer,
+        expand_cursor -> Text,
+        expanded -> Integer,
+        total -> BigInt,
+        released_at -> BigInt,
+        created_at -> BigInt,
+        released_through -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Each recipient of a broadcast and its outbox row.
+    broadcast_recipients (broadcast_id, page_id, psid) {
+        broadcast_id -> BigInt,
+        page_id -> Text,
+        psid -> Text,
+        outbox_id -> BigInt,
+    }
+}
+
 diesel::joinable!(deliveries -> inbox_events (event_id));
+diesel::joinable!(broadcast_recipients -> outbox_messages (outbox_id));
 diesel::allow_tables_to_appear_in_same_query!(users, inbox_events, deliveries);
+diesel::allow_tables_to_appear_in_same_query!(broadcast_recipients, outbox_messages, broadcasts);

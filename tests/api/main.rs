@@ -8,6 +8,7 @@ mod i18n;
 mod admin;
 mod app_migrations;
 mod binary;
+mod broadcasts;
 mod chains;
 mod chat;
 mod claim_pages;

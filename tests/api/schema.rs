@@ -88,6 +88,8 @@ fn schema_rs() -> Vec<(String, Vec<String>)> {
         handovers,
         conversations,
         outbox_messages,
+        broadcasts,
+        broadcast_recipients,
     ]
 }
 
