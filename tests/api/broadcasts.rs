@@ -20,9 +20,13 @@ const HOUR: i64 = 3600 * 1000;
 /// Seeds `n` users `p00001`.. of the test Page in one statement per table, each with a text
 /// event at `T0` (what opens the 24-hour window); odd ones speak French, even ones English.
 fn seed_users(app: &TestApp, n: usize) {
-    let mut conn = app.store.get().unwrap();
+    seed_users_at(&mut app.store.get().unwrap(), n, T0);
+}
+
+/// [`seed_users`] on `conn`, their text event at `at` (epoch ms).
+pub(crate) fn seed_users_at(conn: &mut DbConn, n: usize, at: i64) {
     let page = TEST_PAGE_ID;
-    let (series, psid, dedupe) = match &*conn {
+    let (series, psid, dedupe) = match conn {
         DbConn::Postgres(_) => (
             format!("(SELECT g FROM generate_series(1, {n}) AS g) AS s"),
             "'p' || lpad(g::text, 5, '0')".to_owned(),
@@ -39,17 +43,17 @@ fn seed_users(app: &TestApp, n: usize) {
     };
     diesel::sql_query(format!(
         "INSERT INTO users (psid, page_id, locale, thumbups, created_at, updated_at) \
-         SELECT {psid}, '{page}', CASE WHEN g % 2 = 1 THEN 'fr_FR' ELSE 'en_US' END, 0, {T0}, \
-         {T0} FROM {series}"
+         SELECT {psid}, '{page}', CASE WHEN g % 2 = 1 THEN 'fr_FR' ELSE 'en_US' END, 0, {at}, \
+         {at} FROM {series}"
     ))
-    .execute(&mut *conn)
+    .execute(conn)
     .unwrap();
     diesel::sql_query(format!(
         "INSERT INTO inbox_events (dedupe_key, page_id, psid, event_time, standby, kind, raw, \
-         status, attempts, available_at, received_at) SELECT {dedupe}, '{page}', {psid}, {T0}, \
-         0, 'SIMPLE_TEXT', '{{}}', 'done', 1, {T0}, {T0} FROM {series}"
+         status, attempts, available_at, received_at) SELECT {dedupe}, '{page}', {psid}, {at}, \
+         0, 'SIMPLE_TEXT', '{{}}', 'done', 1, {at}, {at} FROM {series}"
     ))
-    .execute(&mut *conn)
+    .execute(conn)
     .unwrap();
 }
 
