@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::outbox::broadcast::BroadcastDraft;
-use crate::outbox::{Content, Draft, FieldError, Intent, Outbox, OutboxError};
+use crate::outbox::{Draft, FieldError, Outbox, OutboxError};
 use crate::store::outbox::OutboxRow;
 
 /// What the API's routes need.
@@ -94,14 +94,7 @@ fn draft(body: &[u8], idempotency_key: Option<String>) -> Result<Draft, FieldErr
         Some(Value::Number(page)) => Some(page.to_string()),
         Some(_) => return Err(FieldError::new("recipient.page", "must be a Page id")),
     };
-    let message = fields
-        .get("message")
-        .ok_or_else(|| FieldError::new("message", "is required"))?;
-    let content = Content::from_json(message)?;
-    let intent = fields
-        .get("intent")
-        .ok_or_else(|| FieldError::new("intent", "is required"))?;
-    let intent = Intent::from_json(intent)?;
+    let (content, intent) = crate::outbox::message_and_intent(fields)?;
     Ok(Draft {
         page,
         psid,

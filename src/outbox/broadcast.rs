@@ -75,14 +75,7 @@ impl BroadcastDraft {
         {
             return Err(FieldError::new("page", "is not a Page id"));
         }
-        let message = fields
-            .get("message")
-            .ok_or_else(|| FieldError::new("message", "is required"))?;
-        let content = Content::from_json(message)?;
-        let intent = fields
-            .get("intent")
-            .ok_or_else(|| FieldError::new("intent", "is required"))?;
-        let intent = Intent::from_json(intent)?;
+        let (content, intent) = super::message_and_intent(fields)?;
         let audience = match (fields.get("recipients"), fields.get("filter")) {
             (Some(_), Some(_)) => {
                 return Err(FieldError::new(

@@ -59,6 +59,21 @@ pub enum Intent {
     },
 }
 
+/// Reads a body's `message` and `intent`, both required: what every API body that queues a
+/// message (`/api/messages`, `/api/broadcasts`) carries.
+pub(crate) fn message_and_intent(
+    fields: &serde_json::Map<String, Value>,
+) -> Result<(Content, Intent), FieldError> {
+    let message = fields
+        .get("message")
+        .ok_or_else(|| FieldError::new("message", "is required"))?;
+    let content = Content::from_json(message)?;
+    let intent = fields
+        .get("intent")
+        .ok_or_else(|| FieldError::new("intent", "is required"))?;
+    Ok((content, Intent::from_json(intent)?))
+}
+
 impl Intent {
     /// Its stored name.
     pub fn as_str(&self) -> &'static str {
